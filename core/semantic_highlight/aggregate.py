@@ -1,0 +1,46 @@
+"""Fragment scores -> sentence scores -> selection (threshold, top_k, min_score) -> results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .results import HighlightResult, Sentence
+
+__all__ = ["sentence_scores", "select", "build_result"]
+
+
+def sentence_scores(fragment_means: Sequence[Sequence[float]]) -> list[float]:
+    """Mean over a sentence's fragments, clipped to [0, 1]; 0.0 for a sentence that got no score."""
+    return [float(np.clip(np.mean(m), 0.0, 1.0)) if len(m) else 0.0 for m in fragment_means]
+
+
+def select(scores: Sequence[float], threshold: float, top_k: int | None = None, min_score: float | None = None) -> list[bool]:
+    """Selected iff ``score > threshold`` (strict), keeping at most ``top_k`` best; none when the
+    document's best score is below ``min_score``."""
+    chosen = [s > threshold for s in scores]
+    if min_score is not None and max(scores, default=0.0) < min_score:
+        return [False] * len(scores)
+    if top_k is not None and sum(chosen) > top_k:
+        ranked = sorted((i for i, c in enumerate(chosen) if c), key=lambda i: (-scores[i], i))
+        keep = set(ranked[:top_k])
+        chosen = [i in keep for i in range(len(scores))]
+    return chosen
+
+
+def build_result(
+    query: str,
+    text: str,
+    spans: Sequence[tuple[int, int]],
+    scores: Sequence[float],
+    selected: Sequence[bool],
+    threshold: float,
+    ranking_score: float | None,
+    model: str,
+) -> HighlightResult:
+    sentences = tuple(
+        Sentence(index=i, text=text[a:b], start=a, end=b, score=scores[i], selected=selected[i])
+        for i, (a, b) in enumerate(spans)
+    )
+    return HighlightResult(query=query, text=text, sentences=sentences, threshold=threshold, ranking_score=ranking_score, model=model)

@@ -1,0 +1,117 @@
+"""Checkpoint families behind one protocol, and resolution of model ids, devices and dtypes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .base import InputLayout, LoadedModel, ModelFamily, ModelFormatError, read_json
+from .open_provence import OpenProvenceFamily
+
+__all__ = [
+    "FAMILIES",
+    "DEFAULT_MODEL_DIR",
+    "InputLayout",
+    "LoadedModel",
+    "ModelFamily",
+    "ModelFormatError",
+    "load_model",
+    "resolve_device",
+    "resolve_dtype",
+    "resolve_model_path",
+]
+
+FAMILIES: list[type[ModelFamily]] = [OpenProvenceFamily]
+"""Known checkpoint formats, tried in order."""
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "default_model"
+"""The embedded bilingual model shipped inside the package."""
+
+_HUB_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.md"]
+_DTYPES = {
+    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+}  # fmt: skip
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` picks cuda, then mps, then cpu."""
+    if device is None:
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if isinstance(device, (str, torch.device)):
+        return torch.device(device)
+    raise TypeError(f"device must be a str, torch.device or None, got {type(device).__name__}")
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """``None`` picks bf16 (or fp16) on GPUs and fp32 on CPU."""
+    if dtype is None:
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        if device.type == "mps":
+            return torch.float16
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        if dtype not in _DTYPES.values():
+            raise ValueError(f"unsupported dtype {dtype}; use float32, bfloat16 or float16")
+        return dtype
+    if isinstance(dtype, str) and dtype.lower().removeprefix("torch.") in _DTYPES:
+        return _DTYPES[dtype.lower().removeprefix("torch.")]
+    raise ValueError(f"unsupported dtype {dtype!r}; use one of {sorted(_DTYPES)}")
+
+
+def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
+    """A local folder, the embedded default (``None``) or a Hugging Face hub id (downloaded once)."""
+    if model is None:
+        if not (DEFAULT_MODEL_DIR / "config.json").is_file():
+            raise FileNotFoundError(
+                f"the embedded default model is missing from {DEFAULT_MODEL_DIR}; reinstall the package or pass model="
+            )
+        return DEFAULT_MODEL_DIR
+    if not isinstance(model, (str, os.PathLike)):
+        raise TypeError(f"model must be a path, a hub id or None, got {type(model).__name__}")
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path
+    text = os.fspath(model)
+    if path.exists() or text.count("/") != 1 or text.startswith((".", "/", "~")):
+        raise FileNotFoundError(f"model {text!r} is not a checkpoint folder (nor a hub id like 'org/name')")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id=text, allow_patterns=_HUB_PATTERNS))
+    except Exception as exc:  # network, auth or missing repo: say what to do
+        raise FileNotFoundError(
+            f"could not fetch {text!r} from the Hugging Face hub ({exc.__class__.__name__}: {exc}); "
+            "download it once with network access or pass a local folder"
+        ) from exc
+
+
+def load_model(
+    model: str | os.PathLike[str] | None,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+) -> LoadedModel:
+    """Resolve ``model`` and load it with the first family that accepts its ``config.json``."""
+    path = resolve_model_path(model)
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise ModelFormatError(f"{path} has no config.json")
+    config = read_json(config_file)
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    for family in FAMILIES:
+        if family.accepts(config):
+            name = "default" if model is None else os.fspath(model)
+            return family.load(path, torch_device, torch_dtype, name)
+    known = ", ".join(f.name for f in FAMILIES)
+    raise ModelFormatError(
+        f"{path}: unknown checkpoint format (model_type={config.get('model_type')!r}); supported: {known}"
+    )

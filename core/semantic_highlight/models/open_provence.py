@@ -1,0 +1,177 @@
+"""The Open Provence checkpoint format, loaded natively (no ``trust_remote_code``).
+
+Used by zilliz/semantic-highlight-bilingual-v1, the hotchpotch open-provence rerankers and our
+default model. ``config.json`` has ``model_type: open_provence`` and a nested
+``base_model_config``; ``model.safetensors`` holds ``ranking_model.*`` (a transformers
+``*ForSequenceClassification``) and ``pruning_head.classifier.*`` (a token keep/drop head on the
+backbone's last layer output).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+from tokenizers import Tokenizer
+from torch import nn
+from transformers import AutoConfig, AutoModelForSequenceClassification
+
+from .base import InputLayout, LoadedModel, ModelFamily, ModelFormatError, read_json
+
+__all__ = ["OpenProvenceFamily", "OpenProvenceModel", "FALLBACK_THRESHOLD"]
+
+FALLBACK_THRESHOLD = 0.1
+"""Threshold used when a checkpoint declares none (the reference implementation's default)."""
+
+# Tokenizer classes whose pair layout is ``cls A sep sep B sep`` (RoBERTa style); others get ``cls A sep B sep``.
+_ROBERTA_STYLE = {"XLMRobertaTokenizer", "RobertaTokenizer", "CamembertTokenizer", "BartTokenizer", "LongformerTokenizer"}
+_RANKING_PREFIX = "ranking_model."
+_HEAD_PREFIX = "pruning_head.classifier."
+
+
+def _token_text(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def load_tokenizer(path: Path) -> tuple[Tokenizer, InputLayout]:
+    """Load ``tokenizer.json`` with truncation and padding off, and derive the pair layout."""
+    tok_file = path / "tokenizer.json"
+    if not tok_file.is_file():
+        raise ModelFormatError(f"{path} has no tokenizer.json (a fast tokenizer file is required)")
+    tokenizer = Tokenizer.from_file(str(tok_file))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    settings: dict[str, Any] = {}
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        if (path / name).is_file():
+            settings.update(read_json(path / name))
+
+    def token_id(*keys: str, default: str) -> int:
+        for key in keys:
+            text = _token_text(settings.get(key))
+            if text is not None and tokenizer.token_to_id(text) is not None:
+                return int(tokenizer.token_to_id(text))
+        found = tokenizer.token_to_id(default)
+        if found is None:
+            raise ModelFormatError(f"{path}: cannot resolve special token {keys[0]!r}")
+        return int(found)
+
+    cls_id = token_id("cls_token", "bos_token", default="<s>")
+    sep_id = token_id("sep_token", "eos_token", default="</s>")
+    pad_id = token_id("pad_token", default="<pad>")
+    tok_class = str(settings.get("tokenizer_class") or "").removesuffix("Fast")
+    if tok_class in _ROBERTA_STYLE:
+        layout = InputLayout((cls_id,), (sep_id, sep_id), (sep_id,), pad_id)
+    else:
+        layout = InputLayout((cls_id,), (sep_id,), (sep_id,), pad_id, suffix_when_empty=False)
+    return tokenizer, layout
+
+
+def last_layer(model: nn.Module, num_layers: int) -> nn.Module:
+    """The backbone's final transformer block (the module list with one entry per layer)."""
+    lists = [m for m in model.modules() if isinstance(m, nn.ModuleList) and len(m) == num_layers]
+    if not lists:
+        raise ModelFormatError(f"cannot find the {num_layers} transformer layers of {type(model).__name__}")
+    return lists[0][-1]
+
+
+def _max_positions(config: Any) -> int:
+    limit = int(getattr(config, "max_position_embeddings", 0) or 0)
+    if getattr(config, "model_type", "") in {"xlm-roberta", "roberta", "camembert"}:
+        limit -= int(config.pad_token_id or 1) + 1  # positions start after padding_idx
+    return limit if limit > 0 else 10**9
+
+
+class OpenProvenceModel(LoadedModel):
+    """Backbone + ranking head + token pruning head, ready for batched inference."""
+
+    def __init__(self, path: Path, config: dict[str, Any], device: torch.device, dtype: torch.dtype | None, name: str):
+        base_cfg = dict(config["base_model_config"])
+        model_type = base_cfg.pop("model_type", None)
+        if not model_type:
+            raise ModelFormatError(f"{path}: base_model_config has no model_type")
+        for key in ("transformers_version", "_name_or_path", "auto_map"):
+            base_cfg.pop(key, None)
+        backbone_config = AutoConfig.for_model(model_type, **base_cfg)
+        if "num_labels" not in base_cfg and "id2label" not in base_cfg:
+            backbone_config.num_labels = 1
+        try:
+            model = AutoModelForSequenceClassification.from_config(backbone_config, attn_implementation="sdpa")
+        except (ValueError, ImportError):
+            model = AutoModelForSequenceClassification.from_config(backbone_config)
+        weights_file = path / "model.safetensors"
+        if not weights_file.is_file():
+            raise ModelFormatError(f"{path} has no model.safetensors (only safetensors weights are loaded)")
+        state = load_file(str(weights_file))
+        ranking = {k[len(_RANKING_PREFIX) :]: v for k, v in state.items() if k.startswith(_RANKING_PREFIX)}
+        head = {k[len(_HEAD_PREFIX) :]: v for k, v in state.items() if k.startswith(_HEAD_PREFIX)}
+        if not ranking or set(head) != {"weight", "bias"}:
+            raise ModelFormatError(f"{path}: expected ranking_model.* and pruning_head.classifier.* weights")
+        missing, unexpected = model.load_state_dict(ranking, strict=False)
+        missing = [k for k in missing if not k.endswith("position_ids")]
+        if missing or unexpected:
+            raise ModelFormatError(f"{path}: weights do not fit the backbone (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        num_labels, hidden = head["weight"].shape
+        self.pruning_head = nn.Linear(hidden, num_labels)
+        self.pruning_head.load_state_dict({k: v.float() for k, v in head.items()})
+        self.ranking_model = model.float().eval()
+        self.pruning_head.eval()
+        # The head reads the last layer's output. A hook captures it: ``hidden_states[-1]`` is not
+        # that tensor for every backbone (ModernBERT applies final_norm first in transformers 5).
+        self._captured = threading.local()
+        last_layer(model, int(backbone_config.num_hidden_layers)).register_forward_hook(self._capture)
+        self.autocast_dtype: torch.dtype | None = None
+        if dtype is not None and dtype != torch.float32:
+            if device.type == "cpu":
+                self.autocast_dtype = dtype  # keep fp32 weights, run matmuls in bf16/fp16
+            else:
+                self.ranking_model.to(dtype)
+                self.pruning_head.to(dtype)
+        self.ranking_model.to(device)
+        self.pruning_head.to(device)
+        self.device = device
+        self.tokenizer, self.layout = load_tokenizer(path)
+        self.max_length = int(config.get("max_length") or 512)
+        self.max_positions = _max_positions(backbone_config)
+        threshold = config.get("default_threshold")
+        if threshold is None:
+            threshold = config.get("default_threadshold")  # the reference's legacy spelling
+        self.default_threshold = float(threshold) if threshold is not None else FALLBACK_THRESHOLD
+        self.name = name
+
+    def _capture(self, module: nn.Module, args: Any, output: Any) -> None:
+        self._captured.value = output[0] if isinstance(output, tuple) else output
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        ctx = (
+            torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+            if self.autocast_dtype is not None
+            else contextlib.nullcontext()
+        )
+        with ctx:
+            out = self.ranking_model(input_ids=input_ids, attention_mask=attention_mask)
+            hidden = self._captured.value
+            self._captured.value = None
+            logits = self.pruning_head(hidden.to(self.pruning_head.weight.dtype))
+        keep = torch.softmax(logits.float(), dim=-1)[..., 1]
+        rank_logits = out.logits.float()
+        ranking = torch.sigmoid(rank_logits[:, 0]) if rank_logits.shape[-1] == 1 else torch.softmax(rank_logits, -1)[:, 1]
+        return keep, ranking
+
+
+class OpenProvenceFamily(ModelFamily):
+    name = "open_provence"
+
+    @classmethod
+    def accepts(cls, config: dict[str, Any]) -> bool:
+        return config.get("model_type") == "open_provence" and isinstance(config.get("base_model_config"), dict)
+
+    @classmethod
+    def load(cls, path: Path, device: torch.device, dtype: torch.dtype | None, name: str) -> LoadedModel:
+        return OpenProvenceModel(path, read_json(path / "config.json"), device, dtype, name)

@@ -1,0 +1,118 @@
+"""Query + sentence tokens -> fragments -> model windows -> a length-sorted, token-budgeted batch plan.
+
+Every context token of a document lands in exactly one window: long documents get as many
+windows as they need and over-long sentences are cut into fragments, never truncated. Only the
+query is capped (see :func:`query_token_limit`) so that it cannot starve the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .models.base import InputLayout
+
+__all__ = ["Fragment", "Window", "fragment_length", "query_token_limit", "plan_windows", "plan_batches"]
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """A run of a sentence's tokens placed in a window at ``[start, end)`` of its ``input_ids``."""
+
+    sentence: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model input: a query and consecutive fragments of one document."""
+
+    pair: int
+    input_ids: tuple[int, ...]
+    fragments: tuple[Fragment, ...]
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def _window_limit(max_length: int, max_positions: int, layout: InputLayout) -> int:
+    """Most query + context tokens one window may hold (the reference's ``max_length - 3``)."""
+    return max(2, min(max_length - 3, max_positions - layout.num_special))
+
+
+def fragment_length(max_length: int) -> int:
+    """Sentences are cut into fragments of this many tokens (the reference rule)."""
+    return max(16, max_length // 2)
+
+
+def query_token_limit(max_length: int, max_positions: int, layout: InputLayout) -> int:
+    """Longest query kept: it must leave room for one full fragment of context."""
+    limit = _window_limit(max_length, max_positions, layout)
+    return max(1, limit - min(fragment_length(max_length), limit // 2))
+
+
+def plan_windows(
+    pair: int,
+    query_ids: Sequence[int],
+    sentence_ids: Sequence[Sequence[int]],
+    layout: InputLayout,
+    max_length: int,
+    max_positions: int,
+    is_blank: Callable[[Sequence[int]], bool] | None = None,
+) -> list[Window]:
+    """Pack one document's sentences (already tokenized) greedily, in order, into windows.
+
+    ``query_ids`` must already respect :func:`query_token_limit`. Fragments for which
+    ``is_blank`` is true (tokens that decode to nothing) are skipped, as the reference does.
+    """
+    budget = _window_limit(max_length, max_positions, layout) - len(query_ids)
+    if budget < 1:
+        raise ValueError("query leaves no room for context; cap it with query_token_limit()")
+    size = min(fragment_length(max_length), budget)
+    offset = layout.context_offset(len(query_ids))
+    windows: list[Window] = []
+    context: list[int] = []
+    placed: list[tuple[int, int, int]] = []
+
+    def close() -> None:
+        if placed:
+            ids = layout.build(list(query_ids), context)
+            frags = tuple(Fragment(s, offset + a, offset + b) for s, a, b in placed)
+            windows.append(Window(pair, tuple(ids), frags))
+            context.clear()
+            placed.clear()
+
+    for index, ids in enumerate(sentence_ids):
+        for a in range(0, len(ids), size):
+            piece = ids[a : a + size]
+            if is_blank is not None and is_blank(piece):
+                continue
+            if len(context) + len(piece) > budget:
+                close()
+            placed.append((index, len(context), len(context) + len(piece)))
+            context.extend(piece)
+    close()
+    return windows
+
+
+def plan_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int | None = None) -> list[list[int]]:
+    """Group item indices into batches, longest first, with ``len(batch) * longest <= max_batch_tokens``.
+
+    Sorting by length keeps padding small; an item longer than the budget gets a batch of its own.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        longest_if_added = max(longest, lengths[i])
+        full = max_batch_size is not None and len(current) >= max_batch_size
+        if current and (full or (len(current) + 1) * longest_if_added > max_batch_tokens):
+            batches.append(current)
+            current, longest_if_added = [], lengths[i]
+        current.append(i)
+        longest = longest_if_added
+    if current:
+        batches.append(current)
+    return batches

@@ -1,0 +1,75 @@
+"""Run planned windows through a model in padded, length-sorted batches.
+
+Returns, per window, the mean keep probability of each of its fragments and the window's ranking
+score. One host transfer per batch; no per-window synchronisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .models.base import LoadedModel
+from .packing import Window, plan_batches
+
+__all__ = ["WindowScores", "score_windows"]
+
+
+@dataclass(frozen=True)
+class WindowScores:
+    """Fragment means (same order as ``Window.fragments``) and the window's ranking score."""
+
+    fragment_means: tuple[float, ...]
+    ranking: float | None
+
+
+def _fragment_means(probs: np.ndarray, window: Window) -> tuple[float, ...]:
+    out = []
+    for frag in window.fragments:
+        seg = probs[frag.start : frag.end]
+        out.append(float(seg.mean(dtype=np.float32)) if seg.size else 1.0)
+    return tuple(out)
+
+
+def score_windows(
+    model: LoadedModel,
+    windows: Sequence[Window],
+    max_batch_tokens: int,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[WindowScores]:
+    """Score every window; results are in the order of ``windows``.
+
+    ``on_batch`` is called with the number of windows finished after each batch (progress bars).
+    """
+    results: list[WindowScores | None] = [None] * len(windows)
+    if not windows:
+        return []
+    pad = model.layout.pad_id
+    pin = model.device.type == "cuda"
+    for batch in plan_batches([len(w) for w in windows], max_batch_tokens):
+        width = max(len(windows[i]) for i in batch)
+        ids = np.full((len(batch), width), pad, dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, i in enumerate(batch):
+            n = len(windows[i])
+            ids[row, :n] = windows[i].input_ids
+            mask[row, :n] = 1
+        input_ids = torch.from_numpy(ids)
+        attention = torch.from_numpy(mask)
+        if pin:
+            input_ids, attention = input_ids.pin_memory(), attention.pin_memory()
+        input_ids = input_ids.to(model.device, non_blocking=True)
+        attention = attention.to(model.device, non_blocking=True)
+        with torch.inference_mode():
+            keep, ranking = model.forward(input_ids, attention)
+        keep_np = keep.float().cpu().numpy()
+        rank_np = ranking.float().cpu().numpy() if ranking is not None else None
+        for row, i in enumerate(batch):
+            rank = float(rank_np[row]) if rank_np is not None else None
+            results[i] = WindowScores(_fragment_means(keep_np[row], windows[i]), rank)
+        if on_batch is not None:
+            on_batch(len(batch))
+    return [r for r in results if r is not None]

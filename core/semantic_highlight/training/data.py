@@ -1,0 +1,144 @@
+"""Assemble the licence-allowed training mix and the validation split from ``shared/data``-style inputs.
+
+Train: TyDi GoldP-en train, SelQA dev+test, HotpotQA AMOR subset (per paragraph), CMRC 2018
+dev+trial, DRCD dev+test (mostly converted to Simplified with OpenCC, a share kept Traditional,
+some with a mixed-script query), hand-written paraphrase examples, and negatives (the question
+paired with another paragraph of the same article = hard negative, or with a random document).
+Validation (threshold calibration): TyDi dev + a held-out slice of CMRC trial paragraphs.
+Never reads XQuAD, MultiSpanQA, FGC, WikiQA or any benchmark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+from collections import Counter, defaultdict
+from dataclasses import replace
+from pathlib import Path
+
+from semantic_highlight.datasets.hotpotqa import load_hotpotqa
+from semantic_highlight.datasets.selqa import load_selqa
+from semantic_highlight.datasets.squad import load_squad
+from semantic_highlight.datasets.types import Example
+
+log = logging.getLogger("semantic_highlight.training")
+
+FORBIDDEN = ("xquad", "multispanqa", "fgc", "wikiqa", "benchmarks", "chinese_squad", "dureader", "cail")
+
+
+def _bucket(key: str) -> float:
+    """Deterministic pseudo-random number in [0, 1) from a string."""
+    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 2**32
+
+
+def _t2s(examples: list[Example], share_traditional: float, mixed: float) -> list[Example]:
+    """Convert DRCD to Simplified; keep ``share_traditional`` Traditional, ``mixed`` with a Traditional query."""
+    import opencc
+
+    conv = opencc.OpenCC("t2s")
+    out = []
+    for ex in examples:
+        r = _bucket("script:" + str(ex.meta.get("title", "")) + ex.id)
+        if r < share_traditional:
+            out.append(replace(ex, meta={**ex.meta, "script": "traditional"}))
+            continue
+        sents = tuple(conv.convert(s) for s in ex.sentences)
+        query = ex.query if r < share_traditional + mixed else conv.convert(ex.query)
+        out.append(replace(ex, query=query, sentences=sents, meta={**ex.meta, "script": "simplified"}))
+    return out
+
+
+def load_handwritten(folder: str | Path) -> list[Example]:
+    """Hand-written JSONL examples (``{"id","query","sentences","relevant",...}``) from ``folder``."""
+    out: list[Example] = []
+    for path in sorted(Path(folder).glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                sents = tuple(d["sentences"])
+                rel = frozenset(int(i) for i in d.get("relevant", []) if 0 <= int(i) < len(sents))
+            except (ValueError, KeyError, TypeError):
+                log.warning("handwritten: skipped a malformed line in %s", path.name)
+                continue
+            lang = "zh" if "_zh" in path.stem else "en"
+            out.append(Example(id=f"hw:{d.get('id', len(out))}", query=d["query"], sentences=sents,
+                               relevant=rel, lang=lang, source="handwritten",
+                               meta={"query_type": d.get("query_type", "")}))
+    return out
+
+
+def _negatives(examples: list[Example], rng: random.Random, hard_rate: float,
+               random_rate: float) -> list[Example]:
+    """Question + a different paragraph (same article when possible = hard negative), all labels 0."""
+    by_title: dict[tuple[str, str], list[Example]] = defaultdict(list)
+    by_lang: dict[str, list[Example]] = defaultdict(list)
+    for ex in examples:
+        by_title[(ex.source, str(ex.meta.get("title", "")))].append(ex)
+        by_lang[ex.lang].append(ex)
+    out = []
+    for ex in examples:
+        if not ex.relevant:
+            continue
+        if rng.random() < hard_rate:
+            pool = [o for o in by_title[(ex.source, str(ex.meta.get("title", "")))]
+                    if o.text != ex.text and not set(map(str, ex.meta.get("answers", []))) & {o.text}]
+            answers = [str(a) for a in ex.meta.get("answers", []) if a]  # type: ignore[union-attr]
+            pool = [o for o in pool if not any(a in o.text for a in answers)]
+            if pool:
+                o = rng.choice(pool)
+                out.append(Example(id=ex.id + ":hardneg", query=ex.query, sentences=o.sentences,
+                                   relevant=frozenset(), lang=o.lang, source=ex.source + ":hardneg"))
+        if rng.random() < random_rate:
+            o = rng.choice(by_lang[ex.lang])
+            if o.text != ex.text:
+                out.append(Example(id=ex.id + ":neg", query=ex.query, sentences=o.sentences,
+                                   relevant=frozenset(), lang=o.lang, source=ex.source + ":neg"))
+    return out
+
+
+def build_datasets(data_dir: str | Path, handwritten_dir: str | Path | None = None, seed: int = 13,
+                   hard_neg_rate: float = 0.25, random_neg_rate: float = 0.12,
+                   handwritten_repeat: int = 4) -> tuple[list[Example], list[Example], Counter[str]]:
+    """Return ``(train, validation, stats)``; ``stats`` counts examples per source and drops."""
+    d = Path(data_dir)
+    rng = random.Random(seed)
+    stats: Counter[str] = Counter()
+    tydi = load_squad(d / "tydiqa_goldp_en/english_tydiqa_train.json", lang="en", source="tydi", stats=stats)
+    tydi_dev = load_squad(d / "tydiqa_goldp_en/english_tydiqa_dev.json", lang="en", source="tydi_dev", stats=stats)
+    selqa = (load_selqa(d / "selqa/selqa-ass-dev.json", source="selqa", stats=stats)
+             + load_selqa(d / "selqa/selqa-ass-test.json", source="selqa", stats=stats))
+    hotpot = (load_hotpotqa(d / "hotpotqa_amor_subset/dev.jsonl", source="hotpot", stats=stats)
+              + load_hotpotqa(d / "hotpotqa_amor_subset/test.jsonl", source="hotpot", stats=stats))
+    # one distractor paragraph per question (hard negative) besides all gold paragraphs
+    by_q: dict[str, list[Example]] = defaultdict(list)
+    for ex in hotpot:
+        by_q[str(ex.meta["qid"])].append(ex)
+    hot_sel: list[Example] = []
+    for exs in by_q.values():
+        hot_sel += [e for e in exs if e.relevant]
+        distractors = [e for e in exs if not e.relevant]
+        if distractors:
+            hot_sel.append(rng.choice(distractors))
+    cmrc = (load_squad(d / "cmrc2018/cmrc2018_dev.json", lang="zh", source="cmrc", stats=stats)
+            + load_squad(d / "cmrc2018/cmrc2018_trial.json", lang="zh", source="cmrc_trial", stats=stats))
+    cmrc_val = [e for e in cmrc if e.source == "cmrc_trial" and _bucket(e.text) < 0.3]
+    cmrc = [e for e in cmrc if not (e.source == "cmrc_trial" and _bucket(e.text) < 0.3)]
+    drcd = _t2s(load_squad(d / "drcd/DRCD_dev.json", lang="zh", source="drcd", stats=stats)
+                + load_squad(d / "drcd/DRCD_test.json", lang="zh", source="drcd", stats=stats),
+                share_traditional=0.3, mixed=0.1)
+    positives = tydi + selqa + hot_sel + cmrc + drcd
+    negs = _negatives(tydi + cmrc + drcd + selqa, rng, hard_neg_rate, random_neg_rate)
+    hand = load_handwritten(handwritten_dir) if handwritten_dir and Path(handwritten_dir).exists() else []
+    stats["handwritten:unique"] = len(hand)
+    train = positives + negs + hand * handwritten_repeat
+    rng.shuffle(train)
+    val = tydi_dev + cmrc_val
+    for ex in train:
+        stats[f"train:{ex.source.split(':')[0]}{':neg' if not ex.relevant else ''}"] += 1
+    stats["train:total"] = len(train)
+    stats["val:total"] = len(val)
+    return train, val, stats

@@ -1,0 +1,284 @@
+"""Seeded, resumable training of the default highlighting model, and export to the Open Provence format."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+
+from semantic_highlight.datasets.types import Example
+from semantic_highlight.training.features import IGNORE, Window, build_windows, special_ids
+from semantic_highlight.training.model import ProvenceModel
+
+log = logging.getLogger("semantic_highlight.training")
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters and paths of one training run."""
+
+    encoder_dir: str
+    run_dir: str
+    max_length: int = 256
+    batch_size: int = 16
+    lr: float = 5e-5
+    head_lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_frac: float = 0.05
+    max_steps: int = 1000
+    time_budget_min: float = 1e9
+    ckpt_every_min: float = 10.0
+    seed: int = 13
+    soft_weight: float = 0.3
+    rank_weight: float = 0.2
+    neg_window_keep: float = 0.3
+    bf16: bool = True
+    threads: int = 2
+    teacher_scale: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass
+class Item:
+    """A tokenized training window with soft token targets (``IGNORE`` on query/special tokens)."""
+
+    ids: list[int]
+    targets: list[float]
+    rank: float
+
+
+def teacher_scale(examples: Sequence[Example], cos: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Per language (lo, hi): median cosine of non-gold and of gold sentences."""
+    out: dict[str, list[float]] = {}
+    for lang in sorted({e.lang for e in examples}):
+        gold, other = [], []
+        for e in examples:
+            if e.lang != lang or e.id not in cos or not e.relevant:
+                continue
+            for i, c in enumerate(cos[e.id]):
+                (gold if i in e.relevant else other).append(c)
+        if gold and other:
+            out[lang] = [float(torch.tensor(other).median()), float(torch.tensor(gold).median())]
+    return out
+
+
+def make_items(examples: Sequence[Example], tok: Tokenizer, cfg: TrainConfig,
+               cos: dict[str, list[float]] | None, rng: random.Random) -> list[Item]:
+    """Windows with targets: 1 on gold-sentence tokens, ``soft_weight * teacher`` elsewhere in the context."""
+    items: list[Item] = []
+    all_sents = [s for e in examples for s in e.sentences]
+    enc = tok.encode_batch(all_sents, add_special_tokens=False)
+    pos = 0
+    for ex in examples:
+        sent_ids = [e.ids for e in enc[pos : pos + len(ex.sentences)]]
+        pos += len(ex.sentences)
+        soft = [0.0] * len(ex.sentences)
+        if cos is not None and ex.id in cos and cfg.soft_weight > 0:
+            lo, hi = cfg.teacher_scale.get(ex.lang, cfg.teacher_scale.get("en", [0.8, 0.9]))
+            soft = [cfg.soft_weight * min(1.0, max(0.0, (c - lo) / max(hi - lo, 1e-3))) for c in cos[ex.id]]
+        windows = build_windows(tok, ex.query, ex.sentences, cfg.max_length, sent_ids=sent_ids)
+        if not ex.relevant:
+            windows = [rng.choice(windows)]
+        for w in windows:
+            has_gold = any(s in ex.relevant for s in w.sentences)
+            if ex.relevant and not has_gold and rng.random() > cfg.neg_window_keep:
+                continue
+            items.append(Item(w.input_ids, window_targets(w, ex.relevant, soft), float(has_gold)))
+    return items
+
+
+def window_targets(w: Window, relevant: frozenset[int], soft: Sequence[float] | None = None) -> list[float]:
+    """Token targets for one window: ``IGNORE`` where ``sent_index < 0`` (query, specials)."""
+    return [IGNORE if s < 0 else (1.0 if s in relevant else (soft[s] if soft else 0.0)) for s in w.sent_index]
+
+
+def batches_for_epoch(items: Sequence[Item], batch_size: int, seed: int) -> list[list[int]]:
+    """Length-grouped batches in a deterministic order for ``seed``."""
+    rng = random.Random(seed)
+    order = list(range(len(items)))
+    rng.shuffle(order)
+    out: list[list[int]] = []
+    chunk = batch_size * 50
+    for c in range(0, len(order), chunk):
+        part = sorted(order[c : c + chunk], key=lambda i: len(items[i].ids))
+        out += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    rng.shuffle(out)
+    return out
+
+
+def collate(items: Sequence[Item], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-padded tensors for a batch of items."""
+    width = max(len(it.ids) for it in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    tgt = torch.full((len(items), width), IGNORE)
+    for r, it in enumerate(items):
+        ids[r, : len(it.ids)] = torch.tensor(it.ids)
+        tgt[r, : len(it.targets)] = torch.tensor(it.targets)
+    return {"input_ids": ids, "attention_mask": (ids != pad_id).long(), "targets": tgt,
+            "rank": torch.tensor([it.rank for it in items])}
+
+
+def loss_fn(rank_logit: torch.Tensor, tok_logits: torch.Tensor, batch: dict[str, torch.Tensor],
+            rank_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Soft-target token cross-entropy on context tokens + weighted ranking BCE; returns (total, token)."""
+    tgt = batch["targets"]
+    mask = tgt != IGNORE
+    logp = F.log_softmax(tok_logits.float(), dim=-1)
+    y = tgt.clamp(min=0.0)
+    tok = -(y * logp[..., 1] + (1 - y) * logp[..., 0])
+    tok_loss = (tok * mask).sum() / mask.sum().clamp(min=1)
+    rank_loss = F.binary_cross_entropy_with_logits(rank_logit.float(), batch["rank"])
+    return tok_loss + rank_weight * rank_loss, tok_loss
+
+
+def _param_groups(model: ProvenceModel, cfg: TrainConfig) -> list[dict[str, object]]:
+    heads, enc_decay, enc_nodecay = [], [], []
+    for name, p in model.named_parameters():
+        if name.startswith("pruning_head") or "classifier" in name or "pooler" in name:
+            heads.append(p)
+        elif p.ndim < 2:
+            enc_nodecay.append(p)
+        else:
+            enc_decay.append(p)
+    return [{"params": enc_decay, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
+            {"params": enc_nodecay, "lr": cfg.lr, "weight_decay": 0.0},
+            {"params": heads, "lr": cfg.head_lr, "weight_decay": 0.0}]
+
+
+def _save_ckpt(path: Path, model: ProvenceModel, opt: torch.optim.Optimizer,
+               sched: torch.optim.lr_scheduler.LambdaLR, step: int, cfg: TrainConfig) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                "step": step, "cfg": asdict(cfg), "rng": random.getstate(),
+                "torch_rng": torch.get_rng_state()}, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, list[float]] | None) -> ProvenceModel:
+    """Train (resuming from ``run_dir/ckpt.pt`` when present); returns the model in eval mode."""
+    torch.set_num_threads(cfg.threads)
+    run = Path(cfg.run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    tok = Tokenizer.from_file(str(Path(cfg.encoder_dir) / "tokenizer.json"))
+    if cos is not None and not cfg.teacher_scale:
+        cfg.teacher_scale = teacher_scale(train_examples, cos)
+    log.info("teacher scale %s", cfg.teacher_scale)
+    items = make_items(train_examples, tok, cfg, cos, random.Random(cfg.seed))
+    n_tok = sum(len(i.ids) for i in items)
+    log.info("%d training windows, %d tokens (%.0f per window)", len(items), n_tok, n_tok / max(len(items), 1))
+    model = ProvenceModel.from_encoder(cfg.encoder_dir)
+    opt = torch.optim.AdamW(_param_groups(model, cfg))
+    warm = max(1, int(cfg.warmup_frac * cfg.max_steps))
+
+    def lr_lambda(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (cfg.max_steps - step) / max(1, cfg.max_steps - warm))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
+    step = 0
+    ckpt = run / "ckpt.pt"
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step = int(state["step"])
+        random.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed from step %d", step)
+    (run / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    _, _, pad = special_ids(tok)
+    per_epoch = math.ceil(len(items) / cfg.batch_size)
+    model.train()
+    t0 = last_ckpt = time.time()
+    ema = None
+    while step < cfg.max_steps:
+        epoch, offset = divmod(step, per_epoch)
+        plan = batches_for_epoch(items, cfg.batch_size, cfg.seed + epoch)
+        for b in plan[offset:]:
+            batch = collate([items[i] for i in b], pad)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                rank_logit, tok_logits = model(batch["input_ids"], batch["attention_mask"])
+            loss, tok_loss = loss_fn(rank_logit, tok_logits, batch, cfg.rank_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            ema = tok_loss.item() if ema is None else 0.98 * ema + 0.02 * tok_loss.item()
+            if step % 20 == 0:
+                el = time.time() - t0
+                log.info("step %d/%d epoch %d tok_loss %.4f (ema %.4f) lr %.2e %.1f min", step, cfg.max_steps,
+                         epoch, tok_loss.item(), ema, sched.get_last_lr()[0], el / 60)
+            out_of_time = (time.time() - t0) / 60 > cfg.time_budget_min
+            if time.time() - last_ckpt > cfg.ckpt_every_min * 60 or step >= cfg.max_steps or out_of_time:
+                _save_ckpt(ckpt, model, opt, sched, step, cfg)
+                last_ckpt = time.time()
+                log.info("checkpoint at step %d", step)
+            if step >= cfg.max_steps or out_of_time:
+                model.eval()
+                return model
+    model.eval()
+    return model
+
+
+@torch.inference_mode()
+def predict(model: ProvenceModel, tok: Tokenizer, examples: Sequence[Example], max_length: int,
+            batch_size: int = 32, bf16: bool = False) -> list[list[float]]:
+    """Sentence scores (mean token keep-probability) per example, windows batched like the engine."""
+    _, _, pad = special_ids(tok)
+    flat: list[tuple[int, Window]] = []
+    for n, ex in enumerate(examples):
+        flat += [(n, w) for w in build_windows(tok, ex.query, ex.sentences, max_length)]
+    acc: list[list[list[float]]] = [[[] for _ in ex.sentences] for ex in examples]
+    order = sorted(range(len(flat)), key=lambda i: len(flat[i][1].input_ids))
+    for s in range(0, len(order), batch_size):
+        idx = order[s : s + batch_size]
+        width = max(len(flat[i][1].input_ids) for i in idx)
+        ids = torch.full((len(idx), width), pad, dtype=torch.long)
+        for r, i in enumerate(idx):
+            ids[r, : len(flat[i][1].input_ids)] = torch.tensor(flat[i][1].input_ids)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            _, logits = model(ids, (ids != pad).long())
+        probs = logits.float().softmax(-1)[..., 1]
+        for r, i in enumerate(idx):
+            n, w = flat[i]
+            for p, si in zip(probs[r, : len(w.input_ids)].tolist(), w.sent_index, strict=True):
+                if si >= 0:
+                    acc[n][si].append(p)
+    return [[sum(v) / len(v) if v else 0.0 for v in per] for per in acc]
+
+
+def micro_f1(examples: Sequence[Example], scores: Sequence[Sequence[float]], threshold: float) -> dict[str, float]:
+    """Sentence-level micro precision/recall/F1 with strict ``score > threshold``."""
+    tp = fp = fn = 0
+    for ex, sc in zip(examples, scores, strict=True):
+        for i, s in enumerate(sc):
+            pred, gold = s > threshold, i in ex.relevant
+            tp += pred and gold
+            fp += pred and not gold
+            fn += gold and not pred
+    p = tp / max(tp + fp, 1)
+    r = tp / max(tp + fn, 1)
+    return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-9)}
+
+
+def best_threshold(examples: Sequence[Example], scores: Sequence[Sequence[float]]) -> tuple[float, float]:
+    """Threshold in [0.05, 0.95] maximising micro F1 on ``examples``; returns (threshold, f1)."""
+    grid = [round(0.05 + 0.01 * i, 2) for i in range(91)]
+    res = [(micro_f1(examples, scores, t)["f1"], t) for t in grid]
+    f1, t = max(res)
+    return t, f1
