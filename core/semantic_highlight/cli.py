@@ -1,0 +1,108 @@
+"""Command line: ``semantic-highlight highlight|eval|bench|train|annotate``.
+
+Each subcommand other than ``highlight`` lives in its own module, which exposes
+``main(argv) -> int`` with its own argparse parser; this front only dispatches to it, importing
+the module when the subcommand is used, so the core stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ["main", "build_parser"]
+
+_SUBCOMMANDS = {
+    "eval": ("semantic_highlight.eval.cli", "evaluate models and baselines on labelled datasets"),
+    "bench": ("semantic_highlight.bench", "measure speed: latency, throughput, padding, ratios"),
+    "train": ("semantic_highlight.training.cli", "train or fine-tune a highlighting model"),
+    "annotate": ("semantic_highlight.annotate.cli", "label (query, passage) pairs with an LLM"),
+}
+
+_MARK_ON, _MARK_OFF = "\033[1;30;43m", "\033[0m"
+
+
+def _read_input(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _render_text(result: object, color: bool) -> str:
+    from .results import HighlightResult
+
+    assert isinstance(result, HighlightResult)
+    on, off = (_MARK_ON, _MARK_OFF) if color else ("[[", "]]")
+    out, pos = [], 0
+    for s in result.highlights:
+        body = s.text.rstrip()
+        out += [result.text[pos : s.start], on, body, off]
+        pos = s.start + len(body)
+    out.append(result.text[pos:])
+    return "".join(out)
+
+
+def _highlight(args: argparse.Namespace) -> int:
+    from . import SemanticHighlighter
+
+    texts = [_read_input(p) for p in args.files]
+    h = SemanticHighlighter(model=args.model, device=args.device, dtype=args.dtype, threshold=args.threshold)
+    results = h.highlight(args.query, texts, top_k=args.top_k)
+    if args.format == "json":
+        payload = [{"file": f, **r.to_dict()} for f, r in zip(args.files, results, strict=True)]
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+    elif args.format == "html":
+        body = "\n".join(f"<h3>{f}</h3>\n{r.to_html(show_scores=True)}" for f, r in zip(args.files, results, strict=True))
+        print(f'<!doctype html><meta charset="utf-8"><body>{body}</body>')
+    else:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        for f, r in zip(args.files, results, strict=True):
+            if len(args.files) > 1:
+                print(f"==> {f} (score {r.score:.3f}) <==")
+            print(_render_text(r, color))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="semantic-highlight", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    hl = sub.add_parser("highlight", help="highlight the sentences of files that answer a query")
+    hl.add_argument("files", nargs="+", help="text files ('-' reads standard input)")
+    hl.add_argument("--query", "-q", required=True)
+    hl.add_argument("--model", "-m", default=None, help="checkpoint folder or hub id (default: the embedded model)")
+    hl.add_argument("--threshold", "-t", type=float, default=None)
+    hl.add_argument("--top-k", type=int, default=None, help="at most this many sentences per file")
+    hl.add_argument("--device", default=None)
+    hl.add_argument("--dtype", default=None)
+    hl.add_argument("--format", "-f", choices=["text", "json", "html"], default="text")
+    hl.set_defaults(func=_highlight)
+    for command, (module, help_text) in _SUBCOMMANDS.items():
+        p = sub.add_parser(command, help=help_text, add_help=False, prefix_chars="\0")
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_dispatch(module))
+    return parser
+
+
+def _dispatch(module: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        return int(importlib.import_module(module).main(args.rest) or 0)
+
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError, TypeError) as exc:
+        print(f"semantic-highlight: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,46 @@
+"""The ``semantic-highlight highlight`` command: text, JSON and HTML output, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from semantic_highlight.cli import main
+
+MODEL = str(FIXTURES / "op-tiny-xlmr")
+
+
+@pytest.fixture
+def doc(tmp_path: Path) -> Path:
+    path = tmp_path / "doc.txt"
+    path.write_text("Paris is the capital of France. Bananas are yellow. 巴黎是法国的首都。", encoding="utf-8")
+    return path
+
+
+def test_text_output_marks_highlights_without_tty(doc: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["highlight", "-q", "capital of France", "-m", MODEL, "-t", "0.3", str(doc)]) == 0
+    out = capsys.readouterr().out
+    assert "[[" in out and "]]" in out and "\033[" not in out
+    assert out.replace("[[", "").replace("]]", "").strip() == doc.read_text(encoding="utf-8")
+
+
+def test_json_output(doc: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["highlight", "-q", "capital", "-m", MODEL, "-f", "json", "-t", "0.3", str(doc), str(doc)]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert len(payload) == 2 and payload[0]["file"] == str(doc)
+    text = payload[0]["text"]
+    assert all(text[h["start"] : h["end"]] == h["text"] for h in payload[0]["highlights"])
+
+
+def test_html_output(doc: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["highlight", "-q", "capital", "-m", MODEL, "-f", "html", "-t", "0.0", str(doc)]) == 0
+    assert "<mark" in capsys.readouterr().out
+
+
+def test_errors_exit_2(doc: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["highlight", "-q", "x", "-m", str(tmp_path / "nope"), str(doc)]) == 2
+    assert "not a checkpoint folder" in capsys.readouterr().err
+    assert main(["highlight", "-q", "x", "-m", MODEL, str(tmp_path / "missing.txt")]) == 2
