@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
-
 from semantic_highlight.cli import main
 
 MODEL = str(FIXTURES / "op-tiny-xlmr")

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import torch
-
 from semantic_highlight import HighlightResult, SemanticHighlighter
 from semantic_highlight.models import ModelFormatError, resolve_device, resolve_dtype
 
@@ -96,7 +95,9 @@ def test_inputs_are_not_mutated(xlmr: SemanticHighlighter) -> None:
         ("q", [b"bytes"], TypeError, r"documents\[0\]"),
     ],
 )
-def test_bad_input_raises_clear_errors(xlmr: SemanticHighlighter, query: Any, documents: Any, error: type, message: str) -> None:
+def test_bad_input_raises_clear_errors(
+    xlmr: SemanticHighlighter, query: Any, documents: Any, error: type, message: str
+) -> None:
     with pytest.raises(error, match=message):
         xlmr.highlight(query, documents)
 
@@ -114,7 +115,15 @@ def test_bad_options(xlmr: SemanticHighlighter) -> None:
 
 @pytest.mark.parametrize(
     "doc",
-    ["", "   \n\t ", "\r\n\r\n", "Line one.\r\nLine two.\r\n", "NBSP\u00a0here. Emoji 😀🚀 ok!", "ctrl\x00\x07chars. Zero\u200bwidth.", "\ufeffBOM start."],
+    [
+        "",
+        "   \n\t ",
+        "\r\n\r\n",
+        "Line one.\r\nLine two.\r\n",
+        "NBSP\u00a0here. Emoji 😀🚀 ok!",
+        "ctrl\x00\x07chars. Zero\u200bwidth.",
+        "\ufeffBOM start.",
+    ],
 )
 def test_odd_documents(xlmr: SemanticHighlighter, doc: str) -> None:
     r = xlmr.highlight("question", doc)
@@ -146,7 +155,9 @@ def test_one_megabyte_document(xlmr: SemanticHighlighter) -> None:
 
 
 def test_thread_safety_matches_serial(xlmr: SemanticHighlighter) -> None:
-    jobs = [(f"query {i}", [DOC_EN, DOC_ZH][: 1 + i % 2] + ([["Pre. ", "Split."]] if i % 3 == 0 else [])) for i in range(24)]
+    jobs = [
+        (f"query {i}", [DOC_EN, DOC_ZH][: 1 + i % 2] + ([["Pre. ", "Split."]] if i % 3 == 0 else [])) for i in range(24)
+    ]
     serial = [xlmr.highlight(q, d) for q, d in jobs]
     barrier = threading.Barrier(8)
 
@@ -187,7 +198,7 @@ def test_bf16_autocast_on_cpu_stays_close(xlmr: SemanticHighlighter) -> None:
 def test_unknown_or_missing_model(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not a checkpoint folder"):
         SemanticHighlighter(model=str(tmp_path / "missing"))
-    with pytest.raises(ModelFormatError, match="no config.json"):
+    with pytest.raises(ModelFormatError, match=r"no config\.json"):
         SemanticHighlighter(model=str(tmp_path))
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(ModelFormatError, match="unknown checkpoint format"):

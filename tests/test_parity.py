@@ -45,11 +45,18 @@ def test_matches_reference(name: str, case: dict[str, Any], expected: dict[str, 
     ref = expected["runs"][run]
     threshold = ref["threshold_arg"]
     if isinstance(case["question"], list):
-        results = [r for rs in h.highlight_batch(list(zip(case["question"], case["contexts"], strict=True)), threshold=threshold) for r in rs]
+        results = [
+            r
+            for rs in h.highlight_batch(list(zip(case["question"], case["contexts"], strict=True)), threshold=threshold)
+            for r in rs
+        ]
     else:
         results = h.highlight(case["question"], case["contexts"], threshold=threshold)
     out = ref["output"]
-    probs, kept, pruned, rank = (_flatten(case, out, k) for k in ("sentence_probabilities", "kept_sentences", "pruned_context", "reranking_score"))
+    probs, kept, pruned, rank = (
+        _flatten(case, out, k)
+        for k in ("sentence_probabilities", "kept_sentences", "pruned_context", "reranking_score")
+    )
     assert len(results) == len(probs)
     for r, p, k, pc, rs in zip(results, probs, kept, pruned, rank, strict=True):
         assert r.threshold == pytest.approx(ref["resolved_threshold"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from semantic_highlight import split_sentences
 
 
@@ -25,7 +24,7 @@ def texts(text: str, **kw: object) -> list[str]:
         ("Mr. and Mrs. Jones met Prof. Lee. They talked.", ["Mr. and Mrs. Jones met Prof. Lee. ", "They talked."]),
         ("J. K. Rowling wrote it. Fans loved it.", ["J. K. Rowling wrote it. ", "Fans loved it."]),
         ("Wait... then it ended. Really? Yes!", ["Wait... then it ended. ", "Really? ", "Yes!"]),
-        ("He said \"Stop.\" Then he left.", ['He said "Stop." ', "Then he left."]),
+        ('He said "Stop." Then he left.', ['He said "Stop." ', "Then he left."]),
         ("It works (mostly.) The end.", ["It works (mostly.) ", "The end."]),
         ("Visit example.com today. Thanks.", ["Visit example.com today. ", "Thanks."]),
     ],
@@ -60,11 +59,21 @@ def test_mixed_language() -> None:
 
 def test_line_breaks_and_lists() -> None:
     text = "Shopping list:\n1. Eggs\n2. Milk\n- bread\n\nNew paragraph here.\r\nLast line"
-    assert texts(text) == ["Shopping list:\n", "1. Eggs\n", "2. Milk\n", "- bread\n\n", "New paragraph here.\r\n", "Last line"]
+    assert texts(text) == [
+        "Shopping list:\n",
+        "1. Eggs\n",
+        "2. Milk\n",
+        "- bread\n\n",
+        "New paragraph here.\r\n",
+        "Last line",
+    ]
 
 
 def test_wrapped_prose_is_not_split_at_newline() -> None:
-    assert texts("This sentence wraps\nonto a second line. Next.") == ["This sentence wraps\nonto a second line. ", "Next."]
+    assert texts("This sentence wraps\nonto a second line. Next.") == [
+        "This sentence wraps\nonto a second line. ",
+        "Next.",
+    ]
 
 
 def test_repeated_sentences_keep_their_own_offsets() -> None:

@@ -4,5 +4,5 @@ from .highlighter import SemanticHighlighter
 from .results import HighlightResult, Sentence
 from .splitting import Span, split_sentences
 
-__all__ = ["SemanticHighlighter", "HighlightResult", "Sentence", "Span", "split_sentences"]
+__all__ = ["HighlightResult", "SemanticHighlighter", "Sentence", "Span", "split_sentences"]
 __version__ = "0.1.0"

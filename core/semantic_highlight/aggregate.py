@@ -8,7 +8,7 @@ import numpy as np
 
 from .results import HighlightResult, Sentence
 
-__all__ = ["sentence_scores", "select", "build_result"]
+__all__ = ["build_result", "select", "sentence_scores"]
 
 
 def sentence_scores(fragment_means: Sequence[Sequence[float]]) -> list[float]:
@@ -16,7 +16,9 @@ def sentence_scores(fragment_means: Sequence[Sequence[float]]) -> list[float]:
     return [float(np.clip(np.mean(m), 0.0, 1.0)) if len(m) else 0.0 for m in fragment_means]
 
 
-def select(scores: Sequence[float], threshold: float, top_k: int | None = None, min_score: float | None = None) -> list[bool]:
+def select(
+    scores: Sequence[float], threshold: float, top_k: int | None = None, min_score: float | None = None
+) -> list[bool]:
     """Selected iff ``score > threshold`` (strict), keeping at most ``top_k`` best; none when the
     document's best score is below ``min_score``."""
     chosen = [s > threshold for s in scores]
@@ -43,4 +45,6 @@ def build_result(
         Sentence(index=i, text=text[a:b], start=a, end=b, score=scores[i], selected=selected[i])
         for i, (a, b) in enumerate(spans)
     )
-    return HighlightResult(query=query, text=text, sentences=sentences, threshold=threshold, ranking_score=ranking_score, model=model)
+    return HighlightResult(
+        query=query, text=text, sentences=sentences, threshold=threshold, ranking_score=ranking_score, model=model
+    )

@@ -20,6 +20,7 @@ position in the pruned text maps back to the original.
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ __all__ = [
     "ChunkBatch",
     "Mode",
     "annotate_chunks",
+    "annotation_html",
     "annotation_metadata",
     "bad_content_reason",
     "kept_sentences",
@@ -86,7 +88,9 @@ class AnnotateOptions:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.threshold is not None and (isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float))):
+        if self.threshold is not None and (
+            isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float))
+        ):
             raise TypeError(f"threshold must be a number or None, got {type(self.threshold).__name__}")
         _check_optional_int(self.top_k, "top_k", 0)
         _check_optional_int(self.top_n, "top_n", 1)
@@ -237,6 +241,31 @@ def annotation_metadata(
                 break
     metadata["segments"] = segments
     return text, metadata
+
+
+def annotation_html(text: str, annotation: dict[str, Any] | None, show_scores: bool = False) -> str:
+    """``text`` as escaped HTML with ``<mark>`` around each annotated span (same look as
+    :meth:`HighlightResult.to_html`). ``text`` is the chunk text the annotation was made for: the
+    original text (offsets ``start``/``end``), or, in prune mode, the pruned text (offsets
+    ``pruned_start``/``pruned_end`` are used when ``text`` is shorter than the last span end).
+    ``annotation=None`` (a chunk passed through) renders the text unmarked."""
+    spans = list((annotation or {}).get("spans", []))
+    pruned = "segments" in (annotation or {}) and any(
+        s["end"] > len(text) or text[s["start"] : s["end"]] != s["text"] for s in spans
+    )
+    parts: list[str] = []
+    pos = 0
+    for span in spans:
+        start, end = (span["pruned_start"], span["pruned_end"]) if pruned else (span["start"], span["end"])
+        body = text[start:end].rstrip()
+        if start < pos or not body:
+            continue
+        parts.append(html.escape(text[pos:start]))
+        title = f' title="{float(span["score"]):.3f}"' if show_scores else ""
+        parts.append(f"<mark{title}>{html.escape(body)}</mark>")
+        pos = start + len(body)
+    parts.append(html.escape(text[pos:]))
+    return '<div class="semantic-highlight" style="white-space: pre-wrap">' + "".join(parts) + "</div>"
 
 
 def select_chunks(chunks: Sequence[ChunkAnnotation], options: AnnotateOptions) -> list[ChunkAnnotation]:

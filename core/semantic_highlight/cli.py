@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 _SUBCOMMANDS = {
     "eval": ("semantic_highlight.eval.cli", "evaluate models and baselines on labelled datasets"),
@@ -57,7 +57,9 @@ def _highlight(args: argparse.Namespace) -> int:
         payload = [{"file": f, **r.to_dict()} for f, r in zip(args.files, results, strict=True)]
         print(json.dumps(payload, ensure_ascii=False, indent=2))
     elif args.format == "html":
-        body = "\n".join(f"<h3>{f}</h3>\n{r.to_html(show_scores=True)}" for f, r in zip(args.files, results, strict=True))
+        body = "\n".join(
+            f"<h3>{f}</h3>\n{r.to_html(show_scores=True)}" for f, r in zip(args.files, results, strict=True)
+        )
         print(f'<!doctype html><meta charset="utf-8"><body>{body}</body>')
     else:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")

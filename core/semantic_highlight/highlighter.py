@@ -19,7 +19,7 @@ from .results import HighlightResult
 from .scoring import score_windows
 from .splitting import DEFAULT_MAX_SENTENCE_CHARS, split_sentences
 
-__all__ = ["SemanticHighlighter", "Document"]
+__all__ = ["Document", "SemanticHighlighter"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +92,12 @@ class SemanticHighlighter:
     Args:
         model: local checkpoint folder, Hugging Face hub id, or ``None`` for the embedded default model.
         device: ``"cpu"``, ``"cuda"``, ``"mps"``, a ``torch.device``, or ``None`` (cuda > mps > cpu).
-        dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` or a torch dtype; ``None`` picks bf16/fp16 on GPU, fp32 on CPU.
+        dtype: ``"float32"``, ``"bfloat16"``, ``"float16"``, ``"int8"`` (CPU dynamic quantization) or a
+            torch dtype; ``None`` picks bf16/fp16 on GPU, fp32 on CPU.
         threshold: sentences scoring strictly above it are highlighted; ``None`` uses the checkpoint's default.
         max_batch_tokens: token budget of one padded batch (rows x longest window).
+        max_padding: a batch stops growing when its padded size would exceed ``1 + max_padding``
+            times its real tokens; ``None``: 0.1 on CPU, 0.3 on GPUs (fewer, larger kernels).
         show_progress: show a progress bar over batches.
         max_sentence_chars: sentences longer than this are cut at clause marks (``None``: never).
 
@@ -110,6 +113,7 @@ class SemanticHighlighter:
         max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
         show_progress: bool = False,
         max_sentence_chars: int | None = DEFAULT_MAX_SENTENCE_CHARS,
+        max_padding: float | None = None,
     ) -> None:
         if not isinstance(max_batch_tokens, int) or max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens must be a positive int, got {max_batch_tokens!r}")
@@ -117,6 +121,9 @@ class SemanticHighlighter:
         checked = _check_threshold(threshold, "threshold")
         self.threshold: float = self.model.default_threshold if checked is None else checked
         self.max_batch_tokens = max_batch_tokens
+        self.max_padding = (
+            (0.1 if self.model.device.type == "cpu" else 0.3) if max_padding is None else float(max_padding)
+        )
         self.show_progress = show_progress
         self.max_sentence_chars = max_sentence_chars
         self._lock = threading.Lock()
@@ -126,7 +133,9 @@ class SemanticHighlighter:
         return self.model.device
 
     def __repr__(self) -> str:
-        return f"SemanticHighlighter(model={self.model.name!r}, device={self.device.type!r}, threshold={self.threshold})"
+        return (
+            f"SemanticHighlighter(model={self.model.name!r}, device={self.device.type!r}, threshold={self.threshold})"
+        )
 
     @overload
     def highlight(self, query: str, documents: str, **options: Any) -> HighlightResult: ...
@@ -210,7 +219,9 @@ class SemanticHighlighter:
             sentence_score = sentence_scores(fragments[i])
             chosen = select(sentence_score, cut, top_k, floor)
             out[p.query].append(
-                build_result(queries[p.query], p.text, p.spans, sentence_score, chosen, cut, ranking[i], self.model.name)
+                build_result(
+                    queries[p.query], p.text, p.spans, sentence_score, chosen, cut, ranking[i], self.model.name
+                )
             )
         return out
 
@@ -241,14 +252,18 @@ class SemanticHighlighter:
             sentence_ids = [list(e.ids) for e in encoded[cursor : cursor + len(p.spans)]]
             cursor += len(p.spans)
             windows.extend(
-                plan_windows(i, query_ids[p.query], sentence_ids, model.layout, model.max_length, model.max_positions, is_blank)
+                plan_windows(
+                    i, query_ids[p.query], sentence_ids, model.layout, model.max_length, model.max_positions, is_blank
+                )
             )
         return windows
 
     def _run(self, windows: list[Window], progress: bool) -> list[Any]:
         if not progress:
-            return score_windows(self.model, windows, self.max_batch_tokens)
+            return score_windows(self.model, windows, self.max_batch_tokens, max_padding=self.max_padding)
         from tqdm.auto import tqdm
 
         with tqdm(total=len(windows), desc="highlight", unit="window") as bar:
-            return score_windows(self.model, windows, self.max_batch_tokens, on_batch=bar.update)
+            return score_windows(
+                self.model, windows, self.max_batch_tokens, on_batch=bar.update, max_padding=self.max_padding
+            )

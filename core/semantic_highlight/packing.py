@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .models.base import InputLayout
 
-__all__ = ["Fragment", "Window", "fragment_length", "query_token_limit", "plan_windows", "plan_batches"]
+__all__ = ["Fragment", "Window", "fragment_length", "plan_batches", "plan_windows", "query_token_limit"]
 
 
 @dataclass(frozen=True)
@@ -96,23 +96,26 @@ def plan_windows(
     return windows
 
 
-def plan_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int | None = None) -> list[list[int]]:
-    """Group item indices into batches, longest first, with ``len(batch) * longest <= max_batch_tokens``.
+def plan_batches(lengths: Sequence[int], max_batch_tokens: int, max_padding: float = 0.1) -> list[list[int]]:
+    """Group item indices into batches, longest first.
 
-    Sorting by length keeps padding small; an item longer than the budget gets a batch of its own.
+    A batch grows while ``rows * longest <= max_batch_tokens`` and its padded size stays within
+    ``1 + max_padding`` times its real tokens. Sorting by length keeps padding small; an item
+    longer than the budget gets a batch of its own.
     """
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches: list[list[int]] = []
     current: list[int] = []
-    longest = 0
+    real = 0
     for i in order:
-        longest_if_added = max(longest, lengths[i])
-        full = max_batch_size is not None and len(current) >= max_batch_size
-        if current and (full or (len(current) + 1) * longest_if_added > max_batch_tokens):
-            batches.append(current)
-            current, longest_if_added = [], lengths[i]
+        n = lengths[i]
+        if current:
+            padded = (len(current) + 1) * lengths[current[0]]
+            if padded > max_batch_tokens or padded > (1.0 + max_padding) * (real + n):
+                batches.append(current)
+                current, real = [], 0
         current.append(i)
-        longest = longest_if_added
+        real += n
     if current:
         batches.append(current)
     return batches

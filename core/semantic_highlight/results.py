@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Sentence", "HighlightResult"]
+__all__ = ["HighlightResult", "Sentence"]
 
 
 @dataclass(frozen=True)

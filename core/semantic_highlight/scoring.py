@@ -39,6 +39,7 @@ def score_windows(
     windows: Sequence[Window],
     max_batch_tokens: int,
     on_batch: Callable[[int], None] | None = None,
+    max_padding: float = 0.1,
 ) -> list[WindowScores]:
     """Score every window; results are in the order of ``windows``.
 
@@ -49,7 +50,7 @@ def score_windows(
         return []
     pad = model.layout.pad_id
     pin = model.device.type == "cuda"
-    for batch in plan_batches([len(w) for w in windows], max_batch_tokens):
+    for batch in plan_batches([len(w) for w in windows], max_batch_tokens, max_padding):
         width = max(len(windows[i]) for i in batch)
         ids = np.full((len(batch), width), pad, dtype=np.int64)
         mask = np.zeros((len(batch), width), dtype=np.int64)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Span", "split_sentences", "DEFAULT_MAX_SENTENCE_CHARS"]
+__all__ = ["DEFAULT_MAX_SENTENCE_CHARS", "Span", "split_sentences"]
 
 DEFAULT_MAX_SENTENCE_CHARS = 400
 """Sentences longer than this (in characters, trailing whitespace excluded) are cut further."""
@@ -28,9 +28,7 @@ class Span:
 
 
 # Terminal punctuation: Chinese/full-width marks always end a sentence; ASCII marks need context.
-_TERMINATOR_RE = re.compile(
-    r"(?P<punct>\.{3,}|…+|[。！？；]+[!?！？]*|[.!?]+)(?P<close>[\"'”’」』）)\]》】〕〗〉>]*)"
-)
+_TERMINATOR_RE = re.compile(r"(?P<punct>\.{3,}|…+|[。！？；]+[!?！？]*|[.!?]+)(?P<close>[\"'”’」』）)\]》】〕〗〉>]*)")
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff5e\u3000-\u303f]")
 _LIST_MARKER_RE = re.compile(r"^\s*(?:\(?\d{1,3}|[A-Za-z]|[ivxlcdmIVXLCDM]{1,5})[.)]$")
 _WORD_BEFORE_RE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
@@ -40,9 +38,75 @@ _CLAUSE_MARKS = "，,;；：:、"
 
 # Lower-cased words that, followed by ".", do not end a sentence.
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st mt vs fig figs no nos vol vols ed eds inc ltd co corp jan feb mar apr
-    jun jul aug sep sept oct nov dec gen col lt sgt capt cmdr gov sen rep rev hon pres approx dept est
-    ca cf al op pp ch sec art ave blvd rd mssrs messrs mme mlle univ assn bros""".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "sr",
+        "jr",
+        "st",
+        "mt",
+        "vs",
+        "fig",
+        "figs",
+        "no",
+        "nos",
+        "vol",
+        "vols",
+        "ed",
+        "eds",
+        "inc",
+        "ltd",
+        "co",
+        "corp",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "cmdr",
+        "gov",
+        "sen",
+        "rep",
+        "rev",
+        "hon",
+        "pres",
+        "approx",
+        "dept",
+        "est",
+        "ca",
+        "cf",
+        "al",
+        "op",
+        "pp",
+        "ch",
+        "sec",
+        "art",
+        "ave",
+        "blvd",
+        "rd",
+        "mssrs",
+        "messrs",
+        "mme",
+        "mlle",
+        "univ",
+        "assn",
+        "bros",
+    ]
 )
 
 

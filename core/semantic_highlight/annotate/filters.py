@@ -9,19 +9,30 @@ the sentences it selects) and, with two passes, ``disagreement`` (the passes cho
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .parse import extract_json_object
 
-__all__ = ["REASONS", "Verdict", "check_label", "cited_sentences", "check_agreement", "FilterStats"]
+__all__ = ["REASONS", "Verdict", "check_agreement", "check_label", "cited_sentences"]
 
 REASONS = ("malformed", "out_of_range", "contradiction", "disagreement")
 
-_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
-             "eighth": 8, "ninth": 9, "tenth": 10, "1st": 1, "2nd": 2, "3rd": 3}
-_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_ORDINALS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "1st": 1,
+    "2nd": 2,
+    "3rd": 3,
+}
+_ZH_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
 _NUM = r"(?:\d+|[零〇一二两三四五六七八九十百]+)"
 _LIST = rf"{_NUM}(?:\s*(?:,|，|、|/|&|and|or|to|至|到|和|及|与|或|-|–|—|~)\s*{_NUM})*"
 _PATTERNS = [
@@ -152,11 +163,3 @@ def check_agreement(first: Verdict, second: Verdict) -> Verdict:
         want = [i + 1 for i in first.relevant or ()]
         return Verdict(None, first.reasoning, "disagreement", f"pass 1 {want}, pass 2 {got}")
     return first
-
-
-class FilterStats(Counter[str]):
-    """Counts per reason (``kept`` for accepted samples)."""
-
-    def add(self, verdicts: Iterable[Verdict]) -> None:
-        for v in verdicts:
-            self[v.reason or "kept"] += 1

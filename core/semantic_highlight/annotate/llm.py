@@ -93,21 +93,38 @@ class Usage:
             for k in ("calls", "retries", "failed_calls", "input_tokens", "output_tokens", "calls_without_usage"):
                 setattr(self, k, getattr(self, k) + getattr(other, k))
 
+    def since(self, snapshot: dict[str, int]) -> Usage:
+        """The counts added after ``snapshot`` (an earlier :meth:`as_dict`)."""
+        out = Usage()
+        for k, v in self.as_dict().items():
+            setattr(out, k, v - snapshot.get(k, 0))
+        return out
+
     def cost(self, price_per_1k_input: float = 0.0, price_per_1k_output: float = 0.0) -> float:
         """Cost of the counted tokens at the given prices per 1000 tokens."""
         return self.input_tokens / 1000 * price_per_1k_input + self.output_tokens / 1000 * price_per_1k_output
 
     def as_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in ("calls", "retries", "failed_calls", "input_tokens",
-                                              "output_tokens", "calls_without_usage")}
+        """The counters as a plain dict."""
+        return {
+            k: getattr(self, k)
+            for k in ("calls", "retries", "failed_calls", "input_tokens", "output_tokens", "calls_without_usage")
+        }
 
 
 class _RetryingBackend:
     """Retries, concurrency limit and accounting around a single-attempt :meth:`_attempt`."""
 
-    def __init__(self, model_name: str, *, max_retries: int = 3, backoff_base: float = 1.0,
-                 backoff_max: float = 30.0, max_concurrency: int = 4,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        max_retries: int = 3,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+        max_concurrency: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if max_retries < 0 or max_concurrency < 1:
             raise ValueError("max_retries must be >= 0 and max_concurrency >= 1")
         self.model_name = model_name
@@ -165,12 +182,28 @@ class OpenAICompatibleBackend(_RetryingBackend):
     ``{"response_format": {"type": "json_object"}}`` or ``{"max_tokens": 1024}``).
     """
 
-    def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout: float = 60.0,
-                 max_retries: int = 3, backoff_base: float = 1.0, backoff_max: float = 30.0,
-                 max_concurrency: int = 4, extra_body: dict[str, Any] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        super().__init__(model, max_retries=max_retries, backoff_base=backoff_base, backoff_max=backoff_max,
-                         max_concurrency=max_concurrency, sleep=sleep)
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+        max_concurrency: int = 4,
+        extra_body: dict[str, Any] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(
+            model,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            max_concurrency=max_concurrency,
+            sleep=sleep,
+        )
         url = base_url.rstrip("/")
         self.url = url if url.endswith("/chat/completions") else url + "/chat/completions"
         self.api_key = api_key
@@ -213,12 +246,26 @@ class LangChainBackend(_RetryingBackend):
     Token counts come from the reply's ``usage_metadata`` when the model reports it.
     """
 
-    def __init__(self, model: Any, *, name: str | None = None, max_retries: int = 2, backoff_base: float = 1.0,
-                 backoff_max: float = 30.0, max_concurrency: int = 4,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        model: Any,
+        *,
+        name: str | None = None,
+        max_retries: int = 2,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+        max_concurrency: int = 4,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         name = name or getattr(model, "model_name", None) or getattr(model, "model", None) or type(model).__name__
-        super().__init__(str(name), max_retries=max_retries, backoff_base=backoff_base, backoff_max=backoff_max,
-                         max_concurrency=max_concurrency, sleep=sleep)
+        super().__init__(
+            str(name),
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            max_concurrency=max_concurrency,
+            sleep=sleep,
+        )
         self.model = model
 
     def _attempt(self, messages: Sequence[Message], temperature: float) -> ChatResponse:

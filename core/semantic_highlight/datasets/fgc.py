@@ -44,8 +44,9 @@ def _merge_sentences(units: list[str]) -> tuple[list[str], list[int]]:
     return merged, owner
 
 
-def load_fgc(path: str | Path, *, granularity: str = "clause", source: str | None = None,
-             stats: Counter[str] | None = None) -> list[Example]:
+def load_fgc(
+    path: str | Path, *, granularity: str = "clause", source: str | None = None, stats: Counter[str] | None = None
+) -> list[Example]:
     """One example per question with evidence: query = ``QTEXT_CN``, units = ``SENTS`` clauses
     (``granularity="clause"``) or clauses merged at 。！？ (``"sentence"``, relevant if any of its
     clauses is), relevant = ``SHINT``. Questions without ``SHINT`` are dropped."""
@@ -76,9 +77,21 @@ def load_fgc(path: str | Path, *, granularity: str = "clause", source: str | Non
             if any(not 0 <= i < len(owner) for i in hint):
                 dropped["shint_out_of_range"] += 1
                 continue
-            out.append(Example(id=f"{name}:{q.get('QID', len(out))}", query=query, sentences=tuple(units),
-                               relevant=frozenset(owner[i] for i in hint), lang="zh", source=name,
-                               meta={"did": doc.get("DID", ""), "amode": q.get("AMODE", ""),
-                                     "atype": q.get("ATYPE", ""), "uncovered_tail_chars": cut}))
+            out.append(
+                Example(
+                    id=f"{name}:{q.get('QID', len(out))}",
+                    query=query,
+                    sentences=tuple(units),
+                    relevant=frozenset(owner[i] for i in hint),
+                    lang="zh",
+                    source=name,
+                    meta={
+                        "did": doc.get("DID", ""),
+                        "amode": q.get("AMODE", ""),
+                        "atype": q.get("ATYPE", ""),
+                        "uncovered_tail_chars": cut,
+                    },
+                )
+            )
     report(name, len(out), dropped, stats)
     return out

@@ -60,8 +60,9 @@ def _parse(rec: dict[str, Any]) -> tuple[tuple[str, ...], frozenset[int]] | str:
     return "no_relevant_or_spans"
 
 
-def load_jsonl(path: str | Path, *, lang: str | None = None, source: str | None = None,
-               stats: Counter[str] | None = None) -> list[Example]:
+def load_jsonl(
+    path: str | Path, *, lang: str | None = None, source: str | None = None, stats: Counter[str] | None = None
+) -> list[Example]:
     """Load our JSONL format (see the module docstring). ``lang``: the record's ``lang``, else this
     argument, else guessed from the text. Extra fields go to ``meta`` (``query_type``, ``reasoning``,
     ``source``)."""
@@ -88,8 +89,16 @@ def load_jsonl(path: str | Path, *, lang: str | None = None, source: str | None 
                 continue
             sentences, relevant = parsed
             meta = {k: rec[k] for k in ("query_type", "reasoning", "source") if k in rec}
-            out.append(Example(id=f"{name}:{rec.get('id', n)}", query=query, sentences=sentences, relevant=relevant,
-                               lang=str(rec.get("lang") or lang or guess_lang(query + "".join(sentences))),
-                               source=name, meta=meta))
+            out.append(
+                Example(
+                    id=f"{name}:{rec.get('id', n)}",
+                    query=query,
+                    sentences=sentences,
+                    relevant=relevant,
+                    lang=str(rec.get("lang") or lang or guess_lang(query + "".join(sentences))),
+                    source=name,
+                    meta=meta,
+                )
+            )
     report(name, len(out), dropped, stats)
     return out

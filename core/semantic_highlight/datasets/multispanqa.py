@@ -11,7 +11,9 @@ from semantic_highlight.datasets.types import Example
 
 _ENDS = frozenset({".", "?", "!"})
 _CLOSERS = frozenset({'"', "'", "''", ")", "]", "”", "’"})
-_NO_SPACE_BEFORE = frozenset({".", ",", ";", ":", "?", "!", ")", "]", "%", "''", "'s", "n't", "'re", "'ve", "'ll", "'d", "'m"})
+_NO_SPACE_BEFORE = frozenset(
+    {".", ",", ";", ":", "?", "!", ")", "]", "%", "''", "'s", "n't", "'re", "'ve", "'ll", "'d", "'m"}
+)
 _NO_SPACE_AFTER = frozenset({"(", "[", "$", "``"})
 
 
@@ -45,8 +47,9 @@ def rebuild_sentences(tokens: list[str], labels: list[str]) -> tuple[list[str], 
     return sentences, relevant
 
 
-def load_multispanqa(path: str | Path, *, source: str | None = None,
-                     stats: Counter[str] | None = None) -> list[Example]:
+def load_multispanqa(
+    path: str | Path, *, source: str | None = None, stats: Counter[str] | None = None
+) -> list[Example]:
     """Load a labelled MultiSpanQA file (``{"data": [{id, question, context, label}]}``).
 
     The question tokens are joined by spaces; a sentence is relevant if any of its tokens is
@@ -69,8 +72,16 @@ def load_multispanqa(path: str | Path, *, source: str | None = None,
             dropped["missing_or_misaligned_labels"] += 1
             continue
         sentences, relevant = rebuild_sentences(tokens, labels)
-        out.append(Example(id=f"{name}:{item.get('id', n)}", query=question, sentences=tuple(sentences),
-                           relevant=frozenset(relevant), lang="en", source=name,
-                           meta={"type": item.get("type", ""), "structure": item.get("structure", "")}))
+        out.append(
+            Example(
+                id=f"{name}:{item.get('id', n)}",
+                query=question,
+                sentences=tuple(sentences),
+                relevant=frozenset(relevant),
+                lang="en",
+                source=name,
+                meta={"type": item.get("type", ""), "structure": item.get("structure", "")},
+            )
+        )
     report(name, len(out), dropped, stats)
     return out

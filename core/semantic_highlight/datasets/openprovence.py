@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -39,7 +40,7 @@ def _units(text: str, spans: Sequence[Sequence[int]]) -> list[str] | None:
     """Span texts made contiguous: leading text joins the first span, a gap joins the span before it,
     the tail joins the last one. ``None`` if spans are out of order or out of range."""
     starts = [int(s[0]) for s in spans]
-    if any(b < a for a, b in zip(starts, starts[1:], strict=False)) or any(
+    if any(b < a for a, b in itertools.pairwise(starts)) or any(
         not 0 <= int(s[0]) <= int(s[1]) <= len(text) for s in spans
     ):
         return None
@@ -47,8 +48,9 @@ def _units(text: str, spans: Sequence[Sequence[int]]) -> list[str] | None:
     return [text[bounds[i] : bounds[i + 1]] for i in range(len(spans))]
 
 
-def load_openprovence(path: str | Path, *, lang: str = "en", source: str | None = None,
-                      stats: Counter[str] | None = None) -> list[Example]:
+def load_openprovence(
+    path: str | Path, *, lang: str = "en", source: str | None = None, stats: Counter[str] | None = None
+) -> list[Example]:
     """Load Open Provence rows from JSON or JSONL. ``texts`` may be one string or a list; each
     text with spans becomes an example whose relevant units are the spans marked relevant.
     ``meta["label"]`` keeps the row's document label when present."""
@@ -79,8 +81,16 @@ def load_openprovence(path: str | Path, *, lang: str = "en", source: str | None 
             meta: dict[str, object] = {"row": n, "text_index": t}
             if labels is not None and t < len(labels):
                 meta["label"] = labels[t]
-            out.append(Example(id=f"{name}:{row.get('id', n)}:{t}", query=query, sentences=tuple(units),
-                               relevant=frozenset(i for i, m in enumerate(mask) if m), lang=str(row.get("lang", lang)),
-                               source=name, meta=meta))
+            out.append(
+                Example(
+                    id=f"{name}:{row.get('id', n)}:{t}",
+                    query=query,
+                    sentences=tuple(units),
+                    relevant=frozenset(i for i, m in enumerate(mask) if m),
+                    lang=str(row.get("lang", lang)),
+                    source=name,
+                    meta=meta,
+                )
+            )
     report(name, len(out), dropped, stats)
     return out

@@ -70,8 +70,8 @@ def load_squad(path: str | Path, *, lang: str = "en", source: str | None = None,
                     continue
                 relevant = frozenset(i for i, (s, e) in enumerate(spans)
                                      for a, b in found if s < b and a < e)
+                meta = {"title": article.get("title", ""), "answers": [a.get("text", "") for a in answers]}
                 out.append(Example(id=f"{name}:{qa.get('id', len(out))}", query=question,
-                                   sentences=sentences, relevant=relevant, lang=lang, source=name,
-                                   meta={"title": article.get("title", ""), "answers": [a.get("text", "") for a in answers]}))
+                                   sentences=sentences, relevant=relevant, lang=lang, source=name, meta=meta))
     report(name, len(out), dropped, stats)
     return out

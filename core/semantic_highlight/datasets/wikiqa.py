@@ -16,8 +16,9 @@ def _sentence_order(sentence_id: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-def load_wikiqa(path: str | Path, *, keep_unanswerable: bool = True, source: str | None = None,
-                stats: Counter[str] | None = None) -> list[Example]:
+def load_wikiqa(
+    path: str | Path, *, keep_unanswerable: bool = True, source: str | None = None, stats: Counter[str] | None = None
+) -> list[Example]:
     """One example per question: the candidate sentences of its document joined by spaces,
     relevant = rows with ``Label == 1``. Questions with no positive sentence become examples
     with nothing to highlight when ``keep_unanswerable`` (else they are dropped)."""
@@ -33,8 +34,14 @@ def load_wikiqa(path: str | Path, *, keep_unanswerable: bool = True, source: str
             if not qid or row.get("Sentence") is None:
                 dropped["malformed_row"] += 1
                 continue
-            groups.setdefault(qid, {"question": (row.get("Question") or "").strip(),
-                                    "title": row.get("DocumentTitle") or "", "doc": row.get("DocumentID") or ""})
+            groups.setdefault(
+                qid,
+                {
+                    "question": (row.get("Question") or "").strip(),
+                    "title": row.get("DocumentTitle") or "",
+                    "doc": row.get("DocumentID") or "",
+                },
+            )
             label = (row.get("Label") or "0").strip() == "1"
             rows.setdefault(qid, []).append((_sentence_order(row.get("SentenceID") or ""), row["Sentence"], label))
     out: list[Example] = []
@@ -49,8 +56,16 @@ def load_wikiqa(path: str | Path, *, keep_unanswerable: bool = True, source: str
         if not relevant and not keep_unanswerable:
             dropped["no_positive_sentence"] += 1
             continue
-        out.append(Example(id=f"{name}:{qid}", query=str(info["question"]),
-                           sentences=tuple(glue_whitespace([c[1] for c in keep])), relevant=relevant,
-                           lang="en", source=name, meta={"title": info["title"], "document": info["doc"]}))
+        out.append(
+            Example(
+                id=f"{name}:{qid}",
+                query=str(info["question"]),
+                sentences=tuple(glue_whitespace([c[1] for c in keep])),
+                relevant=relevant,
+                lang="en",
+                source=name,
+                meta={"title": info["title"], "document": info["doc"]},
+            )
+        )
     report(name, len(out), dropped, stats)
     return out

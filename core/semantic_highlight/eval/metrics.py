@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["Metrics", "compute_metrics", "f_beta", "sweep_f1", "best_point"]
+__all__ = ["Metrics", "best_point", "compute_metrics", "f_beta", "sweep_f1"]
 
 
 def f_beta(precision: float, recall: float, beta: float = 1.0) -> float:
@@ -91,8 +91,9 @@ def compute_metrics(gold: Sequence[Sequence[bool]], pred: Sequence[Sequence[bool
     )
 
 
-def sweep_f1(gold: Sequence[Sequence[bool]], scores: Sequence[Sequence[float]],
-             thresholds: Sequence[float]) -> list[float]:
+def sweep_f1(
+    gold: Sequence[Sequence[bool]], scores: Sequence[Sequence[float]], thresholds: Sequence[float]
+) -> list[float]:
     """Micro F1 when selecting ``score > t`` for each threshold ``t`` (vectorised)."""
     g = np.fromiter((bool(x) for row in gold for x in row), dtype=bool)
     s = np.fromiter((float(x) for row in scores for x in row), dtype=np.float64)

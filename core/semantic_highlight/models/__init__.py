@@ -11,8 +11,8 @@ from .base import InputLayout, LoadedModel, ModelFamily, ModelFormatError, read_
 from .open_provence import OpenProvenceFamily
 
 __all__ = [
-    "FAMILIES",
     "DEFAULT_MODEL_DIR",
+    "FAMILIES",
     "InputLayout",
     "LoadedModel",
     "ModelFamily",
@@ -34,6 +34,7 @@ _DTYPES = {
     "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
     "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
     "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    "int8": torch.qint8, "qint8": torch.qint8,
 }  # fmt: skip
 
 
@@ -51,7 +52,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """``None`` picks bf16 (or fp16) on GPUs and fp32 on CPU."""
+    """``None`` picks bf16 (or fp16) on GPUs and fp32 on CPU; ``"int8"`` is CPU dynamic quantization."""
     if dtype is None:
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -60,11 +61,15 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
         return torch.float32
     if isinstance(dtype, torch.dtype):
         if dtype not in _DTYPES.values():
-            raise ValueError(f"unsupported dtype {dtype}; use float32, bfloat16 or float16")
-        return dtype
-    if isinstance(dtype, str) and dtype.lower().removeprefix("torch.") in _DTYPES:
-        return _DTYPES[dtype.lower().removeprefix("torch.")]
-    raise ValueError(f"unsupported dtype {dtype!r}; use one of {sorted(_DTYPES)}")
+            raise ValueError(f"unsupported dtype {dtype}; use float32, bfloat16, float16 or int8")
+        chosen = dtype
+    elif isinstance(dtype, str) and dtype.lower().removeprefix("torch.") in _DTYPES:
+        chosen = _DTYPES[dtype.lower().removeprefix("torch.")]
+    else:
+        raise ValueError(f"unsupported dtype {dtype!r}; use one of {sorted(_DTYPES)}")
+    if chosen == torch.qint8 and device.type != "cpu":
+        raise ValueError("dtype='int8' (dynamic quantization) runs on CPU only")
+    return chosen
 
 
 def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:

@@ -69,7 +69,9 @@ class LoadedModel(ABC):
     device: torch.device
 
     @abstractmethod
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return per-token keep probabilities ``[B, T]`` (float32) and ranking scores ``[B]`` or None."""
 
 

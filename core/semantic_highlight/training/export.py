@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import torch
-
 from semantic_highlight.training.model import ProvenceModel
 
 _SPECIAL = {"bos_token": "<s>", "cls_token": "<s>", "eos_token": "</s>", "sep_token": "</s>",

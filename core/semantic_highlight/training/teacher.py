@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import torch
-
 from semantic_highlight.datasets.types import Example
 from semantic_highlight.training.e5_embed import load_embedder
 

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tokenizers import Tokenizer
-
 from semantic_highlight.datasets.types import Example
 from semantic_highlight.training.features import IGNORE, Window, build_windows, special_ids
 from semantic_highlight.training.model import ProvenceModel
+from tokenizers import Tokenizer
 
 log = logging.getLogger("semantic_highlight.training")
 

@@ -1,0 +1,210 @@
+"""Render a :class:`ResultTable`: console table, JSON, Markdown, and threshold–F1 sweep plots (PNG)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from semantic_highlight.eval.runner import ResultRow, ResultTable
+
+__all__ = ["format_table", "plot_sweeps", "to_markdown", "write_all", "write_json", "write_markdown"]
+
+_COLUMNS = ("dataset", "lang", "n", "model", "thr", "P", "R", "F1", "F2", "macro F1", "kept", "gold", "sent/s")
+
+
+def _cells(r: ResultRow, sweep: bool) -> list[str]:
+    m = r.metrics
+    cells = [
+        r.dataset,
+        r.lang,
+        str(m.n_examples),
+        r.model,
+        f"{r.threshold:.3g}",
+        f"{m.precision:.3f}",
+        f"{m.recall:.3f}",
+        f"{m.f1:.3f}",
+        f"{m.f2:.3f}",
+        f"{m.macro_f1:.3f}",
+        f"{m.kept_ratio:.3f}",
+        f"{m.gold_ratio:.3f}",
+        f"{r.sentences_per_s:,.0f}",
+    ]
+    if sweep:
+        cells += [
+            f"{r.best_threshold:.3g}" if r.best_threshold is not None else "",
+            f"{r.best_f1:.3f}" if r.best_f1 is not None else "",
+        ]
+    return cells
+
+
+def _header(table: ResultTable) -> list[str]:
+    sweep = bool(table.meta.get("sweep"))
+    return [*_COLUMNS, *(("best thr", "best F1") if sweep else ())]
+
+
+def format_table(table: ResultTable) -> str:
+    """A fixed-width text table (one line per dataset × model)."""
+    sweep = bool(table.meta.get("sweep"))
+    rows = [_header(table), *(_cells(r, sweep) for r in table.rows)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i in (0, 1, 3) else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    out = "\n".join(lines)
+    if table.skipped:
+        out += "\n" + "\n".join(f"skipped: {s}" for s in table.skipped)
+    return out
+
+
+def _md_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def to_markdown(table: ResultTable, command: str | None = None) -> str:
+    """F1 matrix (dataset × model), the full table, datasets with their drops, models, notes."""
+    sweep = bool(table.meta.get("sweep"))
+    models = list(dict.fromkeys(r.model for r in table.rows))
+    datasets = list(dict.fromkeys(r.dataset for r in table.rows))
+    lines = ["## Evaluation results", ""]
+    if command:
+        lines += ["```", command, "```", ""]
+    meta = table.meta
+    lines += [
+        f"{meta.get('date', '')}, {meta.get('machine', '')}, wall time {meta.get('wall_seconds', '?')} s "
+        "(scoring only). Sentence-level micro F1; every model sees the same pre-split sentences.",
+        "",
+    ]
+    lines += [_md_row(["dataset", "lang", "n", *models]), _md_row(["---"] * (3 + len(models)))]
+    for d in datasets:
+        rs = {r.model: r for r in table.rows if r.dataset == d}
+        first = next(iter(rs.values()))
+        best = max(r.metrics.f1 for r in rs.values())
+        vals = [
+            (f"**{rs[m].metrics.f1:.3f}**" if rs[m].metrics.f1 == best and len(rs) > 1 else f"{rs[m].metrics.f1:.3f}")
+            if m in rs
+            else ""
+            for m in models
+        ]
+        lines.append(_md_row([d, first.lang, str(first.metrics.n_examples), *vals]))
+    lines += ["", "### All metrics", "", _md_row(_header(table)), _md_row(["---"] * len(_header(table)))]
+    lines += [_md_row(_cells(r, sweep)) for r in table.rows]
+    lines += [
+        "",
+        "P/R/F1/F2: micro over all sentences; macro F1: mean per example (an example with no gold "
+        "sentence scores 1 when nothing is selected); kept: mean share of sentences selected; gold: mean "
+        "share of gold sentences; sent/s: sentences scored per second (batched, this machine).",
+    ]
+    if sweep:
+        lines.append(
+            "best thr / best F1: the threshold with the highest micro F1 on this dataset itself "
+            "(an oracle operating point, not a tuned one)."
+        )
+    lines += ["", "### Datasets", ""]
+    for d in table.datasets:
+        drops = ", ".join(f"{k} {v}" for k, v in sorted(d["dropped"].items())) or "none"
+        extra = f"; {d['note']}" if d.get("note") else ""
+        lines.append(
+            f"- **{d['name']}** ({d['lang']}): {d['n_examples']} examples, {d['n_sentences']} sentences, "
+            f"{d['with_gold']} with gold; dropped: {drops}{extra}. Source: `{d['source']}`"
+        )
+    lines += ["", "### Models", ""] + [f"- **{k}**: {v}" for k, v in table.models.items()]
+    if table.skipped:
+        lines += ["", "### Skipped", ""] + [f"- {s}" for s in table.skipped]
+    return "\n".join(lines) + "\n"
+
+
+def write_json(table: ResultTable, path: str | Path) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(table.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return p
+
+
+def write_markdown(table: ResultTable, path: str | Path, command: str | None = None) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(to_markdown(table, command), encoding="utf-8")
+    return p
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def plot_sweeps(table: ResultTable, out_dir: str | Path) -> list[Path]:
+    """``sweep.png`` (one panel per dataset) and ``sweep_<dataset>.png``: micro F1 against threshold,
+    a line per model, its best point marked (●) and its operating threshold (×)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    datasets = list(dict.fromkeys(c.dataset for c in table.curves))
+    if not datasets:
+        return []
+    models = list(dict.fromkeys(c.model for c in table.curves))
+    colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
+
+    def draw(ax: Any, dataset: str) -> None:
+        for c in (c for c in table.curves if c.dataset == dataset):
+            color = colors[c.model]
+            ax.plot(c.thresholds, c.f1, color=color, label=c.model, linewidth=1.5)
+            i = max(range(len(c.f1)), key=lambda k: (c.f1[k], -k))
+            ax.plot([c.thresholds[i]], [c.f1[i]], "o", color=color, markersize=7)
+            ax.annotate(
+                f"{c.f1[i]:.3f} @ {c.thresholds[i]:.2f}",
+                (c.thresholds[i], c.f1[i]),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+                color=color,
+            )
+            j = min(range(len(c.thresholds)), key=lambda k: abs(c.thresholds[k] - c.default_threshold))
+            ax.plot([c.thresholds[j]], [c.f1[j]], "x", color=color, markersize=7)
+        ax.set_title(dataset, fontsize=10)
+        ax.set_xlabel("threshold")
+        ax.set_ylabel("micro F1")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+
+    paths = []
+    cols = min(3, len(datasets))
+    rows = (len(datasets) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows), squeeze=False)
+    for k, d in enumerate(datasets):
+        draw(axes[k // cols][k % cols], d)
+    for k in range(len(datasets), rows * cols):
+        axes[k // cols][k % cols].axis("off")
+    fig.suptitle("threshold - micro F1 (● best, × operating threshold)", fontsize=11)
+    fig.tight_layout()
+    paths.append(out / "sweep.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    for d in datasets:
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        draw(ax, d)
+        fig.tight_layout()
+        paths.append(out / f"sweep_{_slug(d)}.png")
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+    return paths
+
+
+def write_all(table: ResultTable, out_dir: str | Path, command: str | None = None) -> list[Path]:
+    """``results.json``, ``results.md`` and, after a sweep, the PNG curves under ``out_dir``."""
+    out = Path(out_dir)
+    return [
+        write_json(table, out / "results.json"),
+        write_markdown(table, out / "results.md", command),
+        *plot_sweeps(table, out),
+    ]

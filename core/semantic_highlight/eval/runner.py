@@ -1,0 +1,330 @@
+"""Run models and baselines over labelled datasets: ``evaluate(models, datasets) -> ResultTable``.
+
+Every model sees the same pre-split sentences of each example (``Example.sentences``); engine
+results are mapped back to them by character offsets. All examples of a dataset go through one
+batched ``highlight_batch`` call.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import os
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from semantic_highlight.datasets.types import Example
+from semantic_highlight.eval.metrics import Metrics, best_point, compute_metrics, sweep_f1
+
+__all__ = [
+    "Curve",
+    "EvalDataset",
+    "HighlighterScorer",
+    "ResultRow",
+    "ResultTable",
+    "Scorer",
+    "evaluate",
+    "resolve_model",
+    "threshold_grid",
+]
+
+log = logging.getLogger("semantic_highlight.eval")
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Anything the harness can evaluate: per-sentence scores, selected when ``score > threshold``."""
+
+    name: str
+    threshold: float
+    bounds: tuple[float, float] | None
+    note: str
+
+    def score(self, examples: Sequence[Example], *, progress: bool = False) -> list[list[float]]: ...
+
+
+class HighlighterScorer:
+    """A :class:`~semantic_highlight.SemanticHighlighter` checkpoint (``None`` = the embedded default model)."""
+
+    bounds: tuple[float, float] | None = (0.0, 1.0)
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = None,
+        *,
+        name: str | None = None,
+        threshold: float | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        max_batch_tokens: int = 16384,
+    ) -> None:
+        from semantic_highlight import SemanticHighlighter
+
+        self.highlighter = SemanticHighlighter(
+            model=model, device=device, dtype=dtype, threshold=threshold, max_batch_tokens=max_batch_tokens
+        )
+        self.name = name or ("default" if model is None else Path(str(model)).name or str(model))
+        self.threshold = self.highlighter.threshold
+        given = "given" if threshold is not None else "checkpoint default"
+        self.note = (
+            f"{self.highlighter.model.name} on {self.highlighter.device.type}, threshold {self.threshold:g} ({given})"
+        )
+
+    def score(self, examples: Sequence[Example], *, progress: bool = False) -> list[list[float]]:
+        """One batched pass; each example's sentences scored as given (NaN for blank ones)."""
+        pairs = [(ex.query, [list(ex.sentences)]) for ex in examples]
+        results = self.highlighter.highlight_batch(pairs, threshold=self.threshold, show_progress=progress)
+        return [map_scores(ex, res[0].sentences) for ex, res in zip(examples, results, strict=True)]
+
+
+def map_scores(example: Example, pieces: Sequence[Any]) -> list[float]:
+    """Per-sentence scores of ``example`` from engine sentences (``.start``, ``.score``) by offsets.
+
+    The engine drops blank sentences and may cut a multi-line one into lines: a sentence gets the
+    best score of the pieces starting inside it, NaN when it has none.
+    """
+    starts, pos = [], 0
+    for s in example.sentences:
+        starts.append(pos)
+        pos += len(s)
+    out = [math.nan] * len(example.sentences)
+    for piece in pieces:
+        i = bisect.bisect_right(starts, piece.start) - 1
+        while i > 0 and not example.sentences[i]:  # zero-length sentences share a start offset
+            i -= 1
+        out[i] = piece.score if math.isnan(out[i]) else max(out[i], piece.score)
+    return out
+
+
+@dataclass
+class EvalDataset:
+    """A named list of examples plus how the loader got there."""
+
+    name: str
+    examples: list[Example]
+    lang: str = ""
+    source: str = ""
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Reason -> count of examples (or, for ``*_sentences`` reasons, sentences) the loader left out."""
+    note: str = ""
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "lang": self.lang,
+            "n_examples": len(self.examples),
+            "n_sentences": sum(sum(1 for s in e.sentences if s.strip()) for e in self.examples),
+            "with_gold": sum(1 for e in self.examples if e.relevant),
+            "source": self.source,
+            "dropped": dict(self.dropped),
+            "note": self.note,
+        }
+
+
+@dataclass
+class ResultRow:
+    """One model on one dataset."""
+
+    dataset: str
+    lang: str
+    model: str
+    threshold: float
+    metrics: Metrics
+    seconds: float
+    sentences_per_s: float
+    best_threshold: float | None = None
+    best_f1: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(d.pop("metrics"))
+        return d
+
+
+@dataclass
+class Curve:
+    """Micro F1 at each threshold (``--sweep``)."""
+
+    dataset: str
+    model: str
+    thresholds: list[float]
+    f1: list[float]
+    default_threshold: float
+
+
+@dataclass
+class ResultTable:
+    """Everything one evaluation produced."""
+
+    rows: list[ResultRow]
+    datasets: list[dict[str, Any]]
+    models: dict[str, str]
+    """Model name -> how it ran (checkpoint, device, threshold source)."""
+    curves: list[Curve] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def row(self, dataset: str, model: str) -> ResultRow | None:
+        return next((r for r in self.rows if r.dataset == dataset and r.model == model), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "meta": self.meta,
+            "models": self.models,
+            "datasets": self.datasets,
+            "skipped": self.skipped,
+            "rows": [r.to_dict() for r in self.rows],
+            "curves": [asdict(c) for c in self.curves],
+        }
+
+
+def threshold_grid(scores: Sequence[Sequence[float]], bounds: tuple[float, float] | None) -> list[float]:
+    """Sweep thresholds: 101 steps over ``bounds``, else 201 quantiles of the observed scores."""
+    if bounds is not None:
+        return [round(float(x), 4) for x in np.linspace(bounds[0], bounds[1], 101)]
+    values = np.array([v for row in scores for v in row if not math.isnan(v)])
+    if values.size == 0:
+        return [0.0]
+    return np.unique(np.round(np.quantile(values, np.linspace(0, 1, 201)), 4)).tolist()
+
+
+def resolve_model(
+    spec: str | os.PathLike[str] | Scorer,
+    *,
+    threshold: float | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    e5_dir: str | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> Scorer:
+    """``"default"`` (embedded model), ``"keyword"``, ``"embedding"``, a checkpoint path or hub id, or a Scorer.
+
+    ``threshold`` applies to checkpoints only; baselines keep their documented operating points.
+    """
+    if isinstance(spec, Scorer):
+        return spec
+    text = str(spec)
+    if text == "keyword":
+        from semantic_highlight.eval.baselines import KeywordBaseline
+
+        return KeywordBaseline()
+    if text == "embedding":
+        from semantic_highlight.eval.baselines import EmbeddingBaseline
+
+        return EmbeddingBaseline(e5_dir, data_dir=data_dir)
+    if text == "default":
+        return HighlighterScorer(None, name="default", threshold=threshold, device=device, dtype=dtype)
+    return HighlighterScorer(text, threshold=threshold, device=device, dtype=dtype)
+
+
+def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool) -> tuple[ResultRow, Curve | None]:
+    t0 = time.perf_counter()
+    scores = scorer.score(ds.examples, progress=progress)
+    seconds = time.perf_counter() - t0
+    gold: list[list[bool]] = []
+    pred: list[list[bool]] = []
+    kept_scores: list[list[float]] = []
+    for ex, row in zip(ds.examples, scores, strict=True):
+        idx = [i for i, s in enumerate(ex.sentences) if s.strip()]
+        gold.append([i in ex.relevant for i in idx])
+        vals = [row[i] for i in idx]
+        kept_scores.append([-math.inf if math.isnan(v) else v for v in vals])
+        pred.append([v > scorer.threshold for v in kept_scores[-1]])
+    metrics = compute_metrics(gold, pred)
+    result = ResultRow(
+        dataset=ds.name,
+        lang=ds.lang,
+        model=scorer.name,
+        threshold=scorer.threshold,
+        metrics=metrics,
+        seconds=round(seconds, 2),
+        sentences_per_s=round(metrics.n_sentences / max(seconds, 1e-9), 1),
+    )
+    curve = None
+    if sweep:
+        grid = threshold_grid(scores, scorer.bounds)
+        f1s = sweep_f1(gold, kept_scores, grid)
+        result.best_threshold, result.best_f1 = best_point(grid, f1s)
+        curve = Curve(ds.name, scorer.name, grid, f1s, scorer.threshold)
+    return result, curve
+
+
+def evaluate(
+    models: Sequence[str | os.PathLike[str] | Scorer],
+    datasets: Sequence[str | os.PathLike[str] | EvalDataset],
+    threshold: float | None = None,
+    sweep: bool = False,
+    *,
+    progress: bool = False,
+    data_dir: str | os.PathLike[str] | None = None,
+    limit: int | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    e5_dir: str | None = None,
+) -> ResultTable:
+    """Evaluate ``models`` (names, paths or Scorers) on ``datasets`` (suite names, files or EvalDatasets).
+
+    ``threshold`` overrides the checkpoints' default threshold; ``sweep`` adds a threshold–F1 curve and
+    the best point per model and dataset. A model that cannot be loaded (e.g. the embedding baseline
+    without its encoder) is skipped with a message in ``ResultTable.skipped``.
+    """
+    from semantic_highlight.eval.baselines import BaselineUnavailable
+    from semantic_highlight.eval.suite import default_data_dir, expand_datasets, load_dataset
+
+    data = Path(data_dir) if data_dir is not None else default_data_dir()
+    loaded: list[EvalDataset] = []
+    for d in datasets:
+        if isinstance(d, EvalDataset):
+            loaded.append(d)
+        else:
+            names = expand_datasets(str(d))
+            loaded.extend(load_dataset(n, data_dir=data, limit=limit) for n in names)
+    table = ResultTable(rows=[], datasets=[d.info() for d in loaded], models={})
+    table.skipped.extend(d.note for d in loaded if not d.examples and d.note)
+    loaded = [d for d in loaded if d.examples]
+    scorers: list[Scorer] = []
+    for spec in models:
+        try:
+            scorer = resolve_model(spec, threshold=threshold, device=device, dtype=dtype, e5_dir=e5_dir, data_dir=data)
+        except BaselineUnavailable as exc:
+            log.warning("%s", exc)
+            table.skipped.append(str(exc))
+            continue
+        scorers.append(scorer)
+        table.models[scorer.name] = scorer.note
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(scorers) * len(loaded), desc="eval", unit="run")
+    started = time.perf_counter()
+    for ds in loaded:
+        for scorer in scorers:
+            if bar is not None:
+                bar.set_postfix_str(f"{scorer.name} on {ds.name} ({len(ds.examples)} ex.)")
+            row, curve = _score_dataset(scorer, ds, sweep, progress)
+            table.rows.append(row)
+            if curve is not None:
+                table.curves.append(curve)
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        bar.close()
+    table.meta = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "sweep": sweep,
+        "threshold": threshold,
+        "limit": limit,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "machine": f"{platform.machine()} {os.cpu_count()} CPUs",
+        "python": platform.python_version(),
+    }
+    return table

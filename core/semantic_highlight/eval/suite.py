@@ -1,0 +1,211 @@
+"""The named benchmark suite over ``../shared/data`` plus our out-of-domain JSONL sets.
+
+=============  ==================================================================  ====
+name           data                                                                lang
+=============  ==================================================================  ====
+multispanqa    MultiSpanQA valid (token BIO -> sentences), in-domain               en
+xquad-en       XQuAD English (SQuAD-style spans -> sentences)                      en
+xquad-zh       XQuAD Chinese, parallel to xquad-en                                 zh
+fgc            FGC dev + test, evidence (SHINT) over SENTS clauses                 zh
+wikiqa         WikiQA test, all 633 questions (390 with nothing to highlight)      en
+ood-en         benchmarks/data/wikitext2_ood_en.jsonl (when present)               en
+ood-zh         benchmarks/data/thucnews_ood_zh.jsonl (when present)                zh
+=============  ==================================================================  ====
+
+Also loadable by name: ``fgc-all`` (train + dev + test), ``fgc-sentence`` (dev + test, clauses merged
+into sentences). Any other argument is a file: ``.jsonl`` (our format), ``.tsv`` (WikiQA), ``.json``
+(MultiSpanQA, FGC, Open Provence or SQuAD-style, by shape).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from semantic_highlight.datasets.types import Example
+from semantic_highlight.eval.runner import EvalDataset
+
+__all__ = [
+    "DATASETS",
+    "SUITE",
+    "default_data_dir",
+    "expand_datasets",
+    "load_dataset",
+    "load_file",
+    "ood_dir",
+    "subsample",
+]
+
+SUITE = ("multispanqa", "xquad-en", "xquad-zh", "fgc", "wikiqa", "ood-en", "ood-zh")
+_REPO = Path(__file__).resolve().parents[3]
+
+
+def default_data_dir() -> Path:
+    """``$SEMANTIC_HIGHLIGHT_DATA``, else ``../shared/data`` next to the source checkout, else next to the cwd."""
+    env = os.environ.get("SEMANTIC_HIGHLIGHT_DATA")
+    if env:
+        return Path(env)
+    for base in (_REPO, Path.cwd()):
+        if (base.parent / "shared" / "data").is_dir():
+            return base.parent / "shared" / "data"
+    return _REPO.parent / "shared" / "data"
+
+
+def ood_dir() -> Path:
+    """``benchmarks/data`` of the source checkout (or of the cwd)."""
+    here = _REPO / "benchmarks" / "data"
+    return here if here.is_dir() else Path.cwd() / "benchmarks" / "data"
+
+
+def subsample(examples: list[Example], limit: int | None) -> list[Example]:
+    """At most ``limit`` examples, evenly spaced over the list (deterministic; all when ``None``)."""
+    if limit is None or limit >= len(examples):
+        return examples
+    if limit <= 0:
+        return []
+    step = len(examples) / limit
+    return [examples[int(i * step)] for i in range(limit)]
+
+
+def _msqa(d: Path, stats: Counter[str]) -> list[Example]:
+    from semantic_highlight.datasets.multispanqa import load_multispanqa
+
+    return load_multispanqa(d / "multispanqa" / "valid.json", source="multispanqa", stats=stats)
+
+
+def _xquad(lang: str) -> Callable[[Path, Counter[str]], list[Example]]:
+    def load(d: Path, stats: Counter[str]) -> list[Example]:
+        from semantic_highlight.datasets.squad import load_squad
+
+        return load_squad(d / "xquad" / f"xquad.{lang}.json", lang=lang, source=f"xquad-{lang}", stats=stats)
+
+    return load
+
+
+def _fgc(splits: tuple[str, ...], granularity: str = "clause") -> Callable[[Path, Counter[str]], list[Example]]:
+    def load(d: Path, stats: Counter[str]) -> list[Example]:
+        from semantic_highlight.datasets.fgc import load_fgc
+
+        return [
+            e
+            for s in splits
+            for e in load_fgc(
+                d / "fgc" / f"FGC_release_all_{s}_cn.json", granularity=granularity, source="fgc", stats=stats
+            )
+        ]
+
+    return load
+
+
+def _wikiqa(d: Path, stats: Counter[str]) -> list[Example]:
+    from semantic_highlight.datasets.wikiqa import load_wikiqa
+
+    return load_wikiqa(d / "wikiqa" / "WikiQA-test.tsv", source="wikiqa", stats=stats)
+
+
+def _ood(filename: str, lang: str) -> Callable[[Path, Counter[str]], list[Example]]:
+    def load(d: Path, stats: Counter[str]) -> list[Example]:
+        from semantic_highlight.datasets.jsonl import load_jsonl
+
+        return load_jsonl(ood_dir() / filename, lang=lang, source=filename.removesuffix(".jsonl"), stats=stats)
+
+    return load
+
+
+DATASETS: dict[str, tuple[str, Callable[[Path, Counter[str]], list[Example]], str]] = {
+    "multispanqa": ("en", _msqa, "multispanqa/valid.json"),
+    "xquad-en": ("en", _xquad("en"), "xquad/xquad.en.json"),
+    "xquad-zh": ("zh", _xquad("zh"), "xquad/xquad.zh.json"),
+    "fgc": ("zh", _fgc(("dev", "test")), "fgc/FGC_release_all_{dev,test}_cn.json"),
+    "fgc-all": ("zh", _fgc(("train", "dev", "test")), "fgc/FGC_release_all_{train,dev,test}_cn.json"),
+    "fgc-sentence": ("zh", _fgc(("dev", "test"), "sentence"), "fgc/FGC_release_all_{dev,test}_cn.json"),
+    "wikiqa": ("en", _wikiqa, "wikiqa/WikiQA-test.tsv"),
+    "ood-en": ("en", _ood("wikitext2_ood_en.jsonl", "en"), "benchmarks/data/wikitext2_ood_en.jsonl"),
+    "ood-zh": ("zh", _ood("thucnews_ood_zh.jsonl", "zh"), "benchmarks/data/thucnews_ood_zh.jsonl"),
+}
+"""name -> (language, loader(data_dir, stats), where the data lives)."""
+
+
+def expand_datasets(spec: str) -> list[str]:
+    """``"suite"`` -> the suite's names; anything else -> ``[spec]``."""
+    return list(SUITE) if spec == "suite" else [spec]
+
+
+def _drops(stats: Counter[str]) -> dict[str, int]:
+    out: Counter[str] = Counter()
+    for key, n in stats.items():
+        parts = key.split(":dropped:")
+        if len(parts) == 2 and n:
+            out[parts[1]] += n
+    return dict(out)
+
+
+def load_file(path: str | os.PathLike[str], stats: Counter[str] | None = None) -> list[Example]:
+    """Load a labelled file by extension and shape (see the module docstring)."""
+    p = Path(path)
+    if p.suffix == ".jsonl":
+        head = next((line for line in p.open(encoding="utf-8") if line.strip()), "{}")
+        if "context_spans" in json.loads(head):
+            from semantic_highlight.datasets.openprovence import load_openprovence
+
+            return load_openprovence(p, stats=stats)
+        from semantic_highlight.datasets.jsonl import load_jsonl
+
+        return load_jsonl(p, stats=stats)
+    if p.suffix == ".tsv":
+        from semantic_highlight.datasets.wikiqa import load_wikiqa
+
+        return load_wikiqa(p, stats=stats)
+    data = json.loads(p.read_text(encoding="utf-8"))
+    first = (data.get("data") or [{}])[0] if isinstance(data, dict) else (data or [{}])[0]
+    if isinstance(first, dict) and "label" in first and "context" in first:
+        from semantic_highlight.datasets.multispanqa import load_multispanqa
+
+        return load_multispanqa(p, source=p.stem, stats=stats)
+    if isinstance(first, dict) and "SENTS" in first:
+        from semantic_highlight.datasets.fgc import load_fgc
+
+        return load_fgc(p, stats=stats)
+    if isinstance(first, dict) and "context_spans" in first:
+        from semantic_highlight.datasets.openprovence import load_openprovence
+
+        return load_openprovence(p, stats=stats)
+    if isinstance(first, dict) and "paragraphs" in first:
+        from semantic_highlight.datasets.jsonl import guess_lang
+        from semantic_highlight.datasets.squad import load_squad
+
+        sample = first["paragraphs"][0]["context"] if first["paragraphs"] else ""
+        return load_squad(p, lang=guess_lang(sample), stats=stats)
+    raise ValueError(f"{p}: unrecognised dataset format")
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, limit: int | None = None) -> EvalDataset:
+    """A suite dataset by name, or a file. A missing suite file gives an empty dataset whose ``note``
+    says why (the run skips it); a missing explicit file raises :class:`FileNotFoundError`."""
+    stats: Counter[str] = Counter()
+    data = Path(data_dir) if data_dir is not None else default_data_dir()
+    if name in DATASETS:
+        lang, loader, where = DATASETS[name]
+        try:
+            examples = loader(data, stats)
+        except FileNotFoundError as exc:
+            return EvalDataset(name, [], lang, where, note=f"{name} skipped: {exc.filename or where} not found")
+        source = where if where.startswith("benchmarks") else str(data / where)
+    else:
+        path = Path(name)
+        if not path.is_file():
+            raise FileNotFoundError(f"no dataset named {name!r} and no such file (names: suite, {', '.join(DATASETS)})")
+        examples = load_file(path, stats)
+        langs = Counter(e.lang for e in examples)
+        lang = "+".join(sorted(langs)) if langs else ""
+        name, source = path.stem, str(path)
+    picked = subsample(examples, limit)
+    note = (
+        f"evenly spaced subsample: {len(picked)} of {len(examples)} examples (--limit)"
+        if len(picked) < len(examples)
+        else ""
+    )
+    return EvalDataset(name, picked, lang, source, dropped=_drops(stats), note=note)

@@ -1,0 +1,473 @@
+"""LangChain integration: real retrieval pipelines (InMemoryVectorStore, ContextualCompressionRetriever,
+DocumentCompressorPipeline, LCEL) with a deterministic local embedding; offline."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import logging
+import math
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import Any
+
+import pytest
+
+pytest.importorskip("langchain_core")
+pytest.importorskip("langchain_classic")
+
+from conftest import integration_highlighter, integration_model, mixed_threshold  # noqa: E402
+from langchain_classic.retrievers import ContextualCompressionRetriever  # noqa: E402
+from langchain_classic.retrievers.document_compressors import DocumentCompressorPipeline  # noqa: E402
+from langchain_core.callbacks import BaseCallbackHandler  # noqa: E402
+from langchain_core.documents import BaseDocumentCompressor, Document  # noqa: E402
+from langchain_core.embeddings import Embeddings  # noqa: E402
+from langchain_core.language_models import BaseChatModel  # noqa: E402
+from langchain_core.messages import AIMessage, BaseMessage  # noqa: E402
+from langchain_core.output_parsers import StrOutputParser  # noqa: E402
+from langchain_core.outputs import ChatGeneration, ChatResult  # noqa: E402
+from langchain_core.prompts import ChatPromptTemplate  # noqa: E402
+from langchain_core.runnables import RunnableLambda, RunnablePassthrough  # noqa: E402
+from langchain_core.vectorstores import InMemoryVectorStore  # noqa: E402
+from langchain_tests.integration_tests import RetrieversIntegrationTests  # noqa: E402
+from pydantic import Field, ValidationError  # noqa: E402
+
+from langchain_semantic_highlight import SemanticHighlightCompressor, SemanticHighlightRetriever  # noqa: E402
+from langchain_semantic_highlight.compressor import EVENT_END, EVENT_START  # noqa: E402
+
+KEY = "semantic_highlight"
+QUERY = "How tall is the Eiffel Tower in Paris?"
+OTHER_QUERY = "What do cats eat?"
+
+CORPUS = [
+    ("eiffel", "The Eiffel Tower is a wrought-iron tower in Paris. It is about 330 metres tall. "
+     "Tourists buy crêpes nearby.", {"source": "wiki/eiffel", "tags": ["paris", "tower"]}),
+    ("paris", "Paris is the capital of France. The Seine river crosses the city. "
+     "The Eiffel Tower was completed in 1889.", {"source": "wiki/paris", "tags": ["paris"]}),
+    ("cats", "Cats are obligate carnivores. They eat meat and fish. Many cats sleep sixteen hours a day.",
+     {"source": "wiki/cats", "tags": ["animals"]}),
+    ("tower-zh", "埃菲尔铁塔位于巴黎。铁塔高约三百三十米。附近有很多咖啡馆。", {"source": "zh/eiffel", "tags": []}),
+    ("bananas", "Bananas are rich in potassium. They grow in tropical climates. The fruit is yellow when ripe.",
+     {"source": "wiki/bananas", "tags": ["food"]}),
+    ("towers", "Tall towers sway in strong wind. Engineers measure the height of a tower in metres. "
+     "Steel expands in summer heat.", {"source": "wiki/towers", "tags": ["engineering"]}),
+]  # fmt: skip
+
+
+class HashingEmbeddings(Embeddings):
+    """Deterministic bag-of-words embedding (words and CJK characters hashed into 64 buckets)."""
+
+    dim = 64
+
+    def _embed(self, text: str) -> list[float]:
+        vec = [0.0] * self.dim
+        for token in re.findall(r"[a-z0-9]+|[\u4e00-\u9fff]", text.lower()):
+            vec[int(hashlib.md5(token.encode()).hexdigest(), 16) % self.dim] += 1.0
+        vec[0] += 0.01
+        norm = math.sqrt(sum(v * v for v in vec))
+        return [v / norm for v in vec]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self._embed(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._embed(text)
+
+
+@cache
+def vector_store() -> InMemoryVectorStore:
+    store = InMemoryVectorStore(HashingEmbeddings())
+    store.add_documents([Document(page_content=t, metadata=m) for _, t, m in CORPUS], ids=[i for i, _, _ in CORPUS])
+    return store
+
+
+def base_retriever(k: int = 4) -> Any:
+    return vector_store().as_retriever(search_kwargs={"k": k})
+
+
+def original(doc_id: str) -> str:
+    return next(t for i, t, _ in CORPUS if i == doc_id)
+
+
+class KeepFirst(BaseDocumentCompressor):
+    """A downstream pipeline stage (a reranker stand-in): records what it receives, keeps the first ``n``."""
+
+    n: int = 2
+    seen: list[Document] = Field(default_factory=list)
+
+    def compress_documents(self, documents: Any, query: str, callbacks: Any = None) -> list[Document]:
+        self.seen.extend(documents)
+        return list(documents)[: self.n]
+
+
+class Recorder(BaseCallbackHandler):
+    run_inline: bool = True
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+        self.events.append((name, data))
+
+
+class RecordingChatModel(BaseChatModel):
+    """A fake chat model that records the exact prompt it receives."""
+
+    prompts: list[str] = Field(default_factory=list)
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+        self.prompts.append("\n".join(str(m.content) for m in messages))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="It is about 330 metres tall."))])
+
+    @property
+    def _llm_type(self) -> str:
+        return "recording-fake"
+
+
+@pytest.fixture(scope="module")
+def retrieved() -> list[Document]:
+    return base_retriever().invoke(QUERY)
+
+
+@pytest.fixture(scope="module")
+def threshold(highlighter: Any, retrieved: list[Document]) -> float:
+    """Some sentences of the retrieved documents above it, some not."""
+    return mixed_threshold(highlighter, QUERY, [d.page_content for d in retrieved])
+
+
+@pytest.fixture(scope="module")
+def empty_threshold(highlighter: Any, retrieved: list[Document]) -> float:
+    """At least one retrieved document has nothing above it, and at least one has something."""
+    scores = sorted(r.score for r in highlighter.highlight(QUERY, [d.page_content for d in retrieved]))
+    assert scores[0] < scores[-1]
+    return scores[0]
+
+
+def check_annotation(doc: Document, text: str, threshold: float) -> dict[str, Any]:
+    meta = doc.metadata[KEY]
+    assert meta["threshold"] == pytest.approx(threshold)
+    assert isinstance(meta["model"], str) and meta["model"]
+    assert meta["score"] == pytest.approx(max([s["score"] for s in meta["spans"]], default=meta["score"]))
+    for span in meta["spans"]:
+        assert text[span["start"] : span["end"]] == span["text"]
+        assert span["score"] > threshold
+    return meta
+
+
+def expected_highlights(highlighter: Any, docs: list[Document], threshold: float) -> dict[str, list[str]]:
+    results = highlighter.highlight(QUERY, [d.page_content for d in docs], threshold=threshold)
+    return {d.id: [s.text for s in r.highlights] for d, r in zip(docs, results, strict=True)}
+
+
+# --- ContextualCompressionRetriever ------------------------------------------------------------------
+
+
+def test_annotate_mode_in_contextual_compression_retriever(
+    highlighter: Any, retrieved: list[Document], threshold: float
+) -> None:
+    compressor = SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold)
+    out = ContextualCompressionRetriever(base_compressor=compressor, base_retriever=base_retriever()).invoke(QUERY)
+    assert [d.id for d in out] == [d.id for d in retrieved]  # nothing dropped, order kept
+    expected = expected_highlights(highlighter, retrieved, threshold)
+    for doc, before in zip(out, retrieved, strict=True):
+        assert doc.page_content == before.page_content == original(doc.id)
+        assert {k: v for k, v in doc.metadata.items() if k != KEY} == before.metadata
+        meta = check_annotation(doc, doc.page_content, threshold)
+        assert set(meta) == {"spans", "score", "model", "threshold"}
+        assert [s["text"] for s in meta["spans"]] == expected[doc.id]
+        assert "relevance_score" not in doc.metadata
+    assert any(expected.values())
+
+
+def test_prune_mode_in_contextual_compression_retriever(
+    highlighter: Any, retrieved: list[Document], empty_threshold: float
+) -> None:
+    compressor = SemanticHighlightCompressor(highlighter=highlighter, threshold=empty_threshold, mode="prune")
+    out = ContextualCompressionRetriever(base_compressor=compressor, base_retriever=base_retriever()).invoke(QUERY)
+    expected = expected_highlights(highlighter, retrieved, empty_threshold)
+    assert [d.id for d in out] == [d.id for d in retrieved if expected[d.id]]  # empty ones dropped
+    assert len(out) < len(retrieved)
+    for doc in out:
+        text = original(doc.id)
+        meta = check_annotation(doc, text, empty_threshold)
+        assert doc.page_content == "".join(expected[doc.id])
+        for span in meta["spans"]:
+            assert doc.page_content[span["pruned_start"] : span["pruned_end"]] == span["text"]
+        for seg in meta["segments"]:
+            assert doc.page_content[seg["pruned_start"] : seg["pruned_end"]] == text[seg["start"] : seg["end"]]
+
+
+def test_prune_mode_keeps_empty_documents_when_asked(
+    highlighter: Any, retrieved: list[Document], empty_threshold: float
+) -> None:
+    compressor = SemanticHighlightCompressor(
+        highlighter=highlighter, threshold=empty_threshold, mode="prune", drop_empty=False
+    )
+    out = compressor.compress_documents(retrieved, QUERY)
+    assert [d.id for d in out] == [d.id for d in retrieved]
+    assert any(d.page_content == "" and d.metadata[KEY]["spans"] == [] for d in out)
+
+
+def test_annotate_mode_drop_empty(highlighter: Any, retrieved: list[Document], empty_threshold: float) -> None:
+    out = SemanticHighlightCompressor(
+        highlighter=highlighter, threshold=empty_threshold, drop_empty=True
+    ).compress_documents(retrieved, QUERY)
+    assert 0 < len(out) < len(retrieved)
+    assert all(d.metadata[KEY]["spans"] and d.page_content == original(d.id) for d in out)
+
+
+def test_context_sentences_keep_neighbours(highlighter: Any, retrieved: list[Document], threshold: float) -> None:
+    plain = SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold, mode="prune")
+    wide = SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold, mode="prune", context_sentences=1)
+    narrow = {d.id: d for d in plain.compress_documents(retrieved, QUERY)}
+    for doc in wide.compress_documents(retrieved, QUERY):
+        assert len(doc.page_content) >= len(narrow[doc.id].page_content)
+        meta = doc.metadata[KEY]
+        text = original(doc.id)
+        kept = "".join(text[s["start"] : s["end"]] for s in meta["segments"])
+        assert doc.page_content == kept
+        for span in meta["spans"]:  # highlights are still the selected sentences only
+            assert span["text"] in narrow[doc.id].page_content
+
+
+def test_top_n_reorders_by_highlight_score_and_sets_relevance_score(
+    highlighter: Any, retrieved: list[Document], threshold: float
+) -> None:
+    out = SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold, top_n=2).compress_documents(
+        retrieved, QUERY
+    )
+    assert len(out) == 2
+    scores = [d.metadata["relevance_score"] for d in out]
+    assert scores == sorted(scores, reverse=True)
+    assert all(d.metadata["relevance_score"] == d.metadata[KEY]["score"] for d in out)
+    best = max(highlighter.highlight(QUERY, [d.page_content for d in retrieved]), key=lambda r: r.score)
+    assert out[0].page_content == best.text
+
+
+def test_top_k_and_custom_metadata_key(highlighter: Any, retrieved: list[Document]) -> None:
+    out = SemanticHighlightCompressor(
+        highlighter=highlighter, threshold=-1.0, top_k=1, metadata_key="hl"
+    ).compress_documents(retrieved, QUERY)
+    assert all(KEY not in d.metadata and len(d.metadata["hl"]["spans"]) == 1 for d in out)
+
+
+def test_inputs_are_never_mutated_and_ids_kept(highlighter: Any, threshold: float) -> None:
+    docs = [Document(page_content=t, metadata=m, id=i) for i, t, m in CORPUS]
+    snapshot = copy.deepcopy(docs)
+    for mode in ("annotate", "prune"):
+        out = SemanticHighlightCompressor(
+            highlighter=highlighter, threshold=threshold, mode=mode, drop_empty=False
+        ).compress_documents(docs, QUERY)
+        assert docs == snapshot
+        assert [d.id for d in out] == [d.id for d in docs]
+        for new, old in zip(out, docs, strict=True):
+            assert new is not old and new.metadata is not old.metadata
+            assert new.metadata["tags"] == old.metadata["tags"] and new.metadata["tags"] is not old.metadata["tags"]
+
+
+def test_bad_content_passes_through_with_a_warning(
+    highlighter: Any, threshold: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    docs = [
+        Document(page_content="", id="empty", metadata={"n": 1}),
+        Document(page_content=original("eiffel"), id="eiffel"),
+        Document.model_construct(page_content=None, metadata={"n": 2}, id="none", type="Document"),
+        Document(page_content=" \n ", id="blank"),
+    ]
+    compressor = SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold, mode="prune", top_n=4)
+    with caplog.at_level(logging.WARNING):
+        out = compressor.compress_documents(docs, QUERY)
+    assert {d.id for d in out} >= {"empty", "none", "blank"}
+    passed = [d for d in out if d.id != "eiffel"]
+    assert all(KEY not in d.metadata and "relevance_score" not in d.metadata for d in passed)
+    assert [d.id for d in out][-3:] == ["empty", "none", "blank"]  # ranked after scored documents
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "empty" in messages and "none" in messages and "blank" in messages
+
+
+def test_settings_are_validated(highlighter: Any) -> None:
+    for bad in ({"mode": "redact"}, {"top_n": 0}, {"context_sentences": -1}, {"top_k": -2}):
+        with pytest.raises((ValidationError, ValueError)):
+            SemanticHighlightCompressor(highlighter=highlighter, **bad)
+
+
+def test_model_argument_builds_a_highlighter() -> None:
+    compressor = SemanticHighlightCompressor(model=integration_model(), device="cpu", threshold=0.3)
+    assert compressor.highlighter is not None and compressor.highlighter.device.type == "cpu"
+    out = compressor.compress_documents([Document(page_content=original("eiffel"), id="e")], QUERY)
+    assert out[0].metadata[KEY]["threshold"] == 0.3
+
+
+# --- async, concurrency, events ------------------------------------------------------------------------
+
+
+async def test_async_compression_retriever_matches_sync(highlighter: Any, threshold: float) -> None:
+    for mode in ("annotate", "prune"):
+        compressor = SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold, mode=mode)
+        retriever = ContextualCompressionRetriever(base_compressor=compressor, base_retriever=base_retriever())
+        sync = retriever.invoke(QUERY)
+        got = await retriever.ainvoke(QUERY)
+        assert [(d.id, d.page_content, d.metadata) for d in got] == [(d.id, d.page_content, d.metadata) for d in sync]
+
+
+async def test_acompress_does_not_block_the_event_loop(
+    highlighter: Any, retrieved: list[Document], threshold: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = highlighter.highlight
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(highlighter, "highlight", slow)
+    ticks = 0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(ticker())
+    compressor = SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold)
+    out = await compressor.acompress_documents(retrieved, QUERY)
+    done.set()
+    await task
+    assert len(out) == len(retrieved)
+    assert ticks >= 10
+
+
+async def test_concurrent_async_calls_are_safe(highlighter: Any, retrieved: list[Document], threshold: float) -> None:
+    compressor = SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold, mode="prune")
+    queries = [QUERY, OTHER_QUERY] * 3
+    expected = [compressor.compress_documents(retrieved, q) for q in queries]
+    got = await asyncio.gather(*(compressor.acompress_documents(retrieved, q) for q in queries))
+    assert [[(d.id, d.page_content, d.metadata) for d in r] for r in got] == [
+        [(d.id, d.page_content, d.metadata) for d in r] for r in expected
+    ]
+
+
+def test_threads_share_one_compressor(highlighter: Any, retrieved: list[Document], threshold: float) -> None:
+    compressor = SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold)
+    queries = [QUERY, OTHER_QUERY] * 4
+    expected = {q: compressor.compress_documents(retrieved, q) for q in set(queries)}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda q: compressor.compress_documents(retrieved, q), queries))
+    for q, docs in zip(queries, got, strict=True):
+        assert [d.metadata for d in docs] == [d.metadata for d in expected[q]]
+
+
+def test_custom_events_only_with_a_parent_run(highlighter: Any, retrieved: list[Document], threshold: float) -> None:
+    compressor = SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold)
+    recorder = Recorder()
+    # no parent run: no event, and no error (dispatch_custom_event would raise)
+    compressor.compress_documents(retrieved, QUERY)
+    compressor.compress_documents(retrieved, QUERY, callbacks=[recorder])
+    assert recorder.events == []
+    ContextualCompressionRetriever(base_compressor=compressor, base_retriever=base_retriever()).invoke(
+        QUERY, config={"callbacks": [recorder]}
+    )
+    assert [name for name, _ in recorder.events] == [EVENT_START, EVENT_END]
+    start, end = recorder.events[0][1], recorder.events[1][1]
+    assert start == {"query": QUERY, "chunks": len(retrieved), "mode": "annotate"}
+    assert end["chunks"] == end["scored"] == end["returned"] == len(retrieved)
+    assert end["seconds"] >= 0 and 0 <= end["highlighted"] <= len(retrieved)
+
+
+async def test_custom_events_async_through_our_retriever(highlighter: Any, threshold: float) -> None:
+    recorder = Recorder()
+    retriever = SemanticHighlightRetriever(base_retriever=base_retriever(), highlighter=highlighter, threshold=threshold)
+    await retriever.ainvoke(QUERY, config={"callbacks": [recorder]})
+    assert [name for name, _ in recorder.events] == [EVENT_START, EVENT_END]
+    events = [e async for e in retriever.astream_events(QUERY, version="v2") if e["event"] == "on_custom_event"]
+    assert [e["name"] for e in events] == [EVENT_START, EVENT_END]
+
+
+# --- SemanticHighlightRetriever, DocumentCompressorPipeline, LCEL -------------------------------------------
+
+
+def test_retriever_wraps_any_retriever_with_k(highlighter: Any, retrieved: list[Document], threshold: float) -> None:
+    retriever = SemanticHighlightRetriever(
+        base_retriever=base_retriever(), highlighter=highlighter, threshold=threshold, k=3
+    )
+    out = retriever.invoke(QUERY)
+    assert [d.id for d in out] == [d.id for d in retrieved][:3]
+    assert all(KEY in d.metadata for d in out)
+    assert len(retriever.invoke(QUERY, k=1)) == 1
+    with pytest.raises(ValueError):
+        retriever.invoke(QUERY, k=0)
+    pruned = SemanticHighlightRetriever(
+        base_retriever=RunnableLambda(lambda q: retrieved), highlighter=highlighter, threshold=threshold, mode="prune"
+    ).invoke(QUERY)
+    assert all(d.page_content == "".join(s["text"] for s in d.metadata[KEY]["spans"]) for d in pruned)
+
+
+def test_document_compressor_pipeline(highlighter: Any, retrieved: list[Document], threshold: float) -> None:
+    downstream = KeepFirst(n=2)
+    pipeline = DocumentCompressorPipeline(
+        transformers=[SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold, mode="prune"), downstream]
+    )
+    out = ContextualCompressionRetriever(base_compressor=pipeline, base_retriever=base_retriever()).invoke(QUERY)
+    expected = expected_highlights(highlighter, retrieved, threshold)
+    assert [d.id for d in downstream.seen] == [d.id for d in retrieved if expected[d.id]]
+    assert [d.id for d in out] == [d.id for d in downstream.seen][:2]
+    for doc in downstream.seen:
+        assert doc.page_content == "".join(expected[doc.id])
+        assert doc.metadata[KEY]["spans"]
+
+
+def format_docs(docs: list[Document]) -> str:
+    return "\n\n".join(d.page_content for d in docs)
+
+
+def test_lcel_chain_llm_receives_only_pruned_text(highlighter: Any, retrieved: list[Document], threshold: float) -> None:
+    retriever = SemanticHighlightRetriever(
+        base_retriever=base_retriever(), highlighter=highlighter, threshold=threshold, mode="prune"
+    )
+    llm = RecordingChatModel()
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "Answer using only this context:\n\n{context}"), ("human", "{question}")]
+    )
+    chain = {"context": retriever | format_docs, "question": RunnablePassthrough()} | prompt | llm | StrOutputParser()
+    assert chain.invoke(QUERY) == "It is about 330 metres tall."
+    (sent,) = llm.prompts
+    results = highlighter.highlight(QUERY, [d.page_content for d in retrieved], threshold=threshold)
+    kept = [s.text.strip() for r in results for s in r.highlights]
+    dropped = [s.text.strip() for r in results for s in r.sentences if not s.selected]
+    assert kept and dropped
+    assert all(k in sent for k in kept)
+    assert not any(d in sent for d in dropped)
+    assert KEY not in sent and "spans" not in sent and "threshold" not in sent
+
+
+# --- packaging --------------------------------------------------------------------------------------------
+
+
+def test_import_without_langchain_names_the_extra() -> None:
+    code = "import sys; sys.modules['langchain_core'] = None; import langchain_semantic_highlight"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert 'pip install "semantic-highlight[langchain]"' in proc.stderr
+
+
+# --- langchain-tests standard suite ---------------------------------------------------------------------------
+
+
+class TestSemanticHighlightRetrieverStandard(RetrieversIntegrationTests):
+    @property
+    def retriever_constructor(self) -> type[SemanticHighlightRetriever]:
+        return SemanticHighlightRetriever
+
+    @property
+    def retriever_constructor_params(self) -> dict[str, Any]:
+        return {"base_retriever": base_retriever(k=5), "highlighter": integration_highlighter(), "threshold": 0.3}
+
+    @property
+    def retriever_query_example(self) -> str:
+        return QUERY

