@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from conftest import mixed_threshold
-
 from semantic_highlight import HighlightResult, Sentence, split_sentences
 from semantic_highlight.annotations import (
     DEFAULT_METADATA_KEY,
@@ -26,12 +25,12 @@ TEXT = "  Alpha one. Beta two!  Gamma three?\nDelta four. Epsilon five."
 ZH = "巴黎是法国的首都。它位于塞纳河畔。香蕉是黄色的。埃菲尔铁塔在巴黎。"
 
 
-def make_result(text: str, selected: set[int], scores: list[float] | None = None, threshold: float = 0.5) -> HighlightResult:
+def make_result(
+    text: str, selected: set[int], scores: list[float] | None = None, threshold: float = 0.5
+) -> HighlightResult:
     spans = split_sentences(text)
     scores = scores or [0.9 if i in selected else 0.1 for i in range(len(spans))]
-    sentences = tuple(
-        Sentence(i, s.text, s.start, s.end, scores[i], i in selected) for i, s in enumerate(spans)
-    )
+    sentences = tuple(Sentence(i, s.text, s.start, s.end, scores[i], i in selected) for i, s in enumerate(spans))
     return HighlightResult("q", text, sentences, threshold, None, "m")
 
 

@@ -21,24 +21,23 @@ import pytest
 pytest.importorskip("langchain_core")
 pytest.importorskip("langchain_classic")
 
-from conftest import integration_highlighter, integration_model, mixed_threshold  # noqa: E402
-from langchain_classic.retrievers import ContextualCompressionRetriever  # noqa: E402
-from langchain_classic.retrievers.document_compressors import DocumentCompressorPipeline  # noqa: E402
-from langchain_core.callbacks import BaseCallbackHandler  # noqa: E402
-from langchain_core.documents import BaseDocumentCompressor, Document  # noqa: E402
-from langchain_core.embeddings import Embeddings  # noqa: E402
-from langchain_core.language_models import BaseChatModel  # noqa: E402
-from langchain_core.messages import AIMessage, BaseMessage  # noqa: E402
-from langchain_core.output_parsers import StrOutputParser  # noqa: E402
-from langchain_core.outputs import ChatGeneration, ChatResult  # noqa: E402
-from langchain_core.prompts import ChatPromptTemplate  # noqa: E402
-from langchain_core.runnables import RunnableLambda, RunnablePassthrough  # noqa: E402
-from langchain_core.vectorstores import InMemoryVectorStore  # noqa: E402
-from langchain_tests.integration_tests import RetrieversIntegrationTests  # noqa: E402
-from pydantic import Field, ValidationError  # noqa: E402
-
-from langchain_semantic_highlight import SemanticHighlightCompressor, SemanticHighlightRetriever  # noqa: E402
-from langchain_semantic_highlight.compressor import EVENT_END, EVENT_START  # noqa: E402
+from conftest import integration_highlighter, integration_model, mixed_threshold
+from langchain_classic.retrievers import ContextualCompressionRetriever
+from langchain_classic.retrievers.document_compressors import DocumentCompressorPipeline
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.documents import BaseDocumentCompressor, Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import RunnableLambda, RunnablePassthrough
+from langchain_core.vectorstores import InMemoryVectorStore
+from langchain_semantic_highlight import SemanticHighlightCompressor, SemanticHighlightRetriever
+from langchain_semantic_highlight.compressor import EVENT_END, EVENT_START
+from langchain_tests.integration_tests import RetrieversIntegrationTests
+from pydantic import Field, ValidationError
 
 KEY = "semantic_highlight"
 QUERY = "How tall is the Eiffel Tower in Paris?"
@@ -120,7 +119,9 @@ class RecordingChatModel(BaseChatModel):
 
     prompts: list[str] = Field(default_factory=list)
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
         self.prompts.append("\n".join(str(m.content) for m in messages))
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content="It is about 330 metres tall."))])
 
@@ -382,7 +383,9 @@ def test_custom_events_only_with_a_parent_run(highlighter: Any, retrieved: list[
 
 async def test_custom_events_async_through_our_retriever(highlighter: Any, threshold: float) -> None:
     recorder = Recorder()
-    retriever = SemanticHighlightRetriever(base_retriever=base_retriever(), highlighter=highlighter, threshold=threshold)
+    retriever = SemanticHighlightRetriever(
+        base_retriever=base_retriever(), highlighter=highlighter, threshold=threshold
+    )
     await retriever.ainvoke(QUERY, config={"callbacks": [recorder]})
     assert [name for name, _ in recorder.events] == [EVENT_START, EVENT_END]
     events = [e async for e in retriever.astream_events(QUERY, version="v2") if e["event"] == "on_custom_event"]
@@ -402,6 +405,8 @@ def test_retriever_wraps_any_retriever_with_k(highlighter: Any, retrieved: list[
     assert len(retriever.invoke(QUERY, k=1)) == 1
     with pytest.raises(ValueError):
         retriever.invoke(QUERY, k=0)
+    with pytest.raises(ValueError):
+        SemanticHighlightRetriever(base_retriever=base_retriever(), highlighter=highlighter, k=0)
     pruned = SemanticHighlightRetriever(
         base_retriever=RunnableLambda(lambda q: retrieved), highlighter=highlighter, threshold=threshold, mode="prune"
     ).invoke(QUERY)
@@ -411,7 +416,10 @@ def test_retriever_wraps_any_retriever_with_k(highlighter: Any, retrieved: list[
 def test_document_compressor_pipeline(highlighter: Any, retrieved: list[Document], threshold: float) -> None:
     downstream = KeepFirst(n=2)
     pipeline = DocumentCompressorPipeline(
-        transformers=[SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold, mode="prune"), downstream]
+        transformers=[
+            SemanticHighlightCompressor(highlighter=highlighter, threshold=threshold, mode="prune"),
+            downstream,
+        ]
     )
     out = ContextualCompressionRetriever(base_compressor=pipeline, base_retriever=base_retriever()).invoke(QUERY)
     expected = expected_highlights(highlighter, retrieved, threshold)
@@ -426,7 +434,9 @@ def format_docs(docs: list[Document]) -> str:
     return "\n\n".join(d.page_content for d in docs)
 
 
-def test_lcel_chain_llm_receives_only_pruned_text(highlighter: Any, retrieved: list[Document], threshold: float) -> None:
+def test_lcel_chain_llm_receives_only_pruned_text(
+    highlighter: Any, retrieved: list[Document], threshold: float
+) -> None:
     retriever = SemanticHighlightRetriever(
         base_retriever=base_retriever(), highlighter=highlighter, threshold=threshold, mode="prune"
     )

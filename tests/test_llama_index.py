@@ -20,17 +20,16 @@ import pytest
 
 pytest.importorskip("llama_index.core")
 
-from conftest import ROOT, mixed_threshold  # noqa: E402
-from llama_index.core import VectorStoreIndex  # noqa: E402
-from llama_index.core.base.embeddings.base import BaseEmbedding  # noqa: E402
-from llama_index.core.instrumentation import get_dispatcher  # noqa: E402
-from llama_index.core.instrumentation.event_handlers import BaseEventHandler  # noqa: E402
-from llama_index.core.instrumentation.events import BaseEvent  # noqa: E402
-from llama_index.core.llms import MockLLM  # noqa: E402
-from llama_index.core.schema import ImageNode, MetadataMode, NodeWithScore, QueryBundle, TextNode  # noqa: E402
-
-import semantic_highlight  # noqa: E402
-from llama_index.postprocessor.semantic_highlight import (  # noqa: E402
+import semantic_highlight
+from conftest import ROOT, mixed_threshold
+from llama_index.core import VectorStoreIndex
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.llms import MockLLM
+from llama_index.core.schema import ImageNode, MetadataMode, NodeWithScore, QueryBundle, TextNode
+from llama_index.postprocessor.semantic_highlight import (
     SemanticHighlightEndEvent,
     SemanticHighlightPostprocessor,
     SemanticHighlightStartEvent,
@@ -89,7 +88,7 @@ def retrieve(query: str = QUERY, k: int = 4) -> list[NodeWithScore]:
 
 
 class Collector(BaseEventHandler):
-    events: list[BaseEvent] = []
+    events: list[BaseEvent]
 
     @classmethod
     def class_name(cls) -> str:
@@ -207,7 +206,9 @@ async def test_async_query_engine_matches_sync(highlighter: Any, threshold: floa
 
 
 def test_nodes_are_never_mutated_ids_kept(highlighter: Any, retrieved: list[NodeWithScore], threshold: float) -> None:
-    nodes = [NodeWithScore(node=TextNode(id_=i, text=t, metadata={**m, "tags": ["x"]}), score=0.5) for i, t, m in CORPUS]
+    nodes = [
+        NodeWithScore(node=TextNode(id_=i, text=t, metadata={**m, "tags": ["x"]}), score=0.5) for i, t, m in CORPUS
+    ]
     snapshot = [n.model_dump() for n in nodes]
     for mode in ("annotate", "prune"):
         pp = SemanticHighlightPostprocessor(highlighter=highlighter, threshold=threshold, mode=mode, drop_empty=False)
@@ -231,7 +232,9 @@ def test_missing_query_raises(highlighter: Any, retrieved: list[NodeWithScore]) 
 def test_top_n_replaces_scores_and_keeps_retrieval_score(
     highlighter: Any, retrieved: list[NodeWithScore], threshold: float
 ) -> None:
-    pp = SemanticHighlightPostprocessor(highlighter=highlighter, threshold=threshold, top_n=2, keep_retrieval_score=True)
+    pp = SemanticHighlightPostprocessor(
+        highlighter=highlighter, threshold=threshold, top_n=2, keep_retrieval_score=True
+    )
     out = pp.postprocess_nodes(retrieved, QueryBundle(QUERY))
     before = {n.node.node_id: n.score for n in retrieved}
     assert len(out) == 2
@@ -260,7 +263,8 @@ def test_drop_empty_and_context_sentences(
     assert len(annotate.postprocess_nodes(retrieved, query_str=QUERY)) == len(retrieved)
     dropping = SemanticHighlightPostprocessor(highlighter=highlighter, threshold=empty_threshold, drop_empty=True)
     ids = [n.node.node_id for n in dropping.postprocess_nodes(retrieved, query_str=QUERY)]
-    assert ids == [n.node.node_id for n in retrieved if expected[n.node.node_id].highlights] and len(ids) < len(retrieved)
+    assert ids == [n.node.node_id for n in retrieved if expected[n.node.node_id].highlights]
+    assert len(ids) < len(retrieved)
     wide = SemanticHighlightPostprocessor(
         highlighter=highlighter, threshold=empty_threshold, mode="prune", context_sentences=1
     ).postprocess_nodes(retrieved, query_str=QUERY)

@@ -8,8 +8,7 @@ try:
     import langchain_core  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(
-        "langchain_semantic_highlight needs LangChain; install it with: "
-        'pip install "semantic-highlight[langchain]"'
+        'langchain_semantic_highlight needs LangChain; install it with: pip install "semantic-highlight[langchain]"'
     ) from exc
 
 from semantic_highlight.annotations import DEFAULT_METADATA_KEY

@@ -18,7 +18,6 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config, get_callback_manager_for_config
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from semantic_highlight import SemanticHighlighter
 from semantic_highlight.annotations import DEFAULT_METADATA_KEY, AnnotateOptions, ChunkBatch, annotate_chunks
 

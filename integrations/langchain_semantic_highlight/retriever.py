@@ -7,7 +7,7 @@ from typing import Any
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever, RetrieverLike
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .compressor import _HighlightSettings
 
@@ -30,6 +30,12 @@ class SemanticHighlightRetriever(_HighlightSettings, BaseRetriever):
 
     base_retriever: RetrieverLike
     k: int | None = Field(default=None)
+    """Return at most this many documents (``None``: all that survive highlighting)."""
+
+    @field_validator("k")
+    @classmethod
+    def _valid_k(cls, value: int | None) -> int | None:
+        return _check_k(value)
 
     def _cap(self, documents: list[Document], k: int | None) -> list[Document]:
         limit = _check_k(self.k if k is None else k)

@@ -7,8 +7,9 @@
   ``score > 0`` is "≥ 1 shared term" and a sweep reads as a minimum-overlap curve. Nothing is tuned.
 * :class:`EmbeddingBaseline` — cosine between e5 query and sentence embeddings (``query: `` /
   ``passage: `` prefixes, mean pooling). Its threshold is tuned once, for micro F1, on a separate
-  tuning slice that no suite dataset contains: 150 TyDi QA GoldP English dev questions + 150
-  CMRC 2018 trial questions (Chinese), evenly spaced; or given explicitly.
+  tuning slice that no suite dataset contains: 100 TyDi QA GoldP English dev questions + 100
+  CMRC 2018 trial questions (Chinese), evenly spaced; or given explicitly. Embeddings are fp32
+  (bf16 autocast was slower on the CPUs tried).
 """
 
 from __future__ import annotations
@@ -130,21 +131,23 @@ class BaselineUnavailable(RuntimeError):
 
 
 def find_e5_dir(explicit: str | os.PathLike[str] | None = None) -> Path | None:
-    """The converted e5 encoder folder: ``explicit``, ``$SEMANTIC_HIGHLIGHT_E5_DIR``, or ``build/e5-base``
-    of the source checkout (``None`` if none has a ``config.json``)."""
+    """The converted e5 encoder folder (with ``config.json`` and ``tokenizer.json``): ``explicit`` if given,
+    else ``$SEMANTIC_HIGHLIGHT_E5_DIR``, else ``build/e5-base`` of the source checkout or of the cwd."""
+
+    def ok(c: str | os.PathLike[str] | None) -> bool:
+        return bool(c) and (Path(c) / "config.json").is_file() and (Path(c) / "tokenizer.json").is_file()  # type: ignore[arg-type]
+
+    if explicit is not None:
+        return Path(explicit) if ok(explicit) else None
     candidates = [
-        explicit,
         os.environ.get("SEMANTIC_HIGHLIGHT_E5_DIR"),
         Path(__file__).resolve().parents[3] / "build" / "e5-base",
         Path.cwd() / "build" / "e5-base",
     ]
-    for c in candidates:
-        if c and (Path(c) / "config.json").is_file() and (Path(c) / "tokenizer.json").is_file():
-            return Path(c)
-    return None
+    return next((Path(c) for c in candidates if c and ok(c)), None)
 
 
-def tuning_slice(data_dir: str | os.PathLike[str], per_lang: int = 150) -> list[Example]:
+def tuning_slice(data_dir: str | os.PathLike[str], per_lang: int = 100) -> list[Example]:
     """The embedding baseline's threshold-tuning examples (TyDi GoldP en dev + CMRC 2018 trial), evenly spaced."""
     from semantic_highlight.datasets.squad import load_squad
 
@@ -174,13 +177,14 @@ class EmbeddingBaseline:
         *,
         threshold: float | None = None,
         data_dir: str | os.PathLike[str] | None = None,
-        bf16: bool = True,
+        bf16: bool = False,
         batch_size: int = 64,
     ) -> None:
         found = find_e5_dir(model_dir)
         if found is None:
+            where = f"at {model_dir}" if model_dir is not None else "found"
             raise BaselineUnavailable(
-                "embedding baseline skipped: no converted e5 encoder found (pass --e5 DIR, set "
+                f"embedding baseline skipped: no converted e5 encoder {where} (pass --e5 DIR, set "
                 "SEMANTIC_HIGHLIGHT_E5_DIR, or build build/e5-base with semantic_highlight.training.convert_e5)"
             )
         from semantic_highlight.training.e5_embed import load_embedder
@@ -198,7 +202,7 @@ class EmbeddingBaseline:
             self.threshold, f1 = self.tune(tuning_slice(data_dir))
             self.note = (
                 f"e5 cosine ({found.name}), threshold {self.threshold:.3f} tuned for micro F1 "
-                f"({f1:.3f}) on 150 TyDi-en dev + 150 CMRC trial questions"
+                f"({f1:.3f}) on 100 TyDi-en dev + 100 CMRC trial questions"
             )
         log.info("embedding baseline: %s", self.note)
 

@@ -32,7 +32,9 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--soft-weight", type=float, default=0.3)
+    p.add_argument("--soft-weight", type=float, default=0.0,
+                   help="weight of the e5-cosine soft targets (needs the teacher step; 0 = off)")
+    p.add_argument("--freeze-layers", type=int, default=3, help="freeze embeddings + this many lowest layers")
     p.add_argument("--vocab-size", type=int, default=40000)
     p.add_argument("--limit", type=int, default=None, help="use only the first N training examples (smoke)")
     p.add_argument("--eval-limit", type=int, default=None)
@@ -66,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         texts = list(dict.fromkeys([s for e in train_ex for s in e.sentences] + [e.query for e in train_ex]))
         prune_model_dir(base, pruned, texts, top_k=a.vocab_size)
     cos = None
-    if "teacher" in steps or "train" in steps:
+    if "teacher" in steps or ("train" in steps and a.soft_weight > 0):
         from semantic_highlight.training.teacher import teacher_cosines
 
         cos = teacher_cosines(train_ex + val_ex, base, build / "teacher.pt") if a.soft_weight > 0 else None
@@ -75,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         cfg = TrainConfig(encoder_dir=str(pruned), run_dir=str(run), max_length=a.max_length,
                           batch_size=a.batch_size, lr=a.lr, max_steps=a.max_steps,
-                          time_budget_min=a.time_budget_min, seed=a.seed, soft_weight=a.soft_weight)
+                          time_budget_min=a.time_budget_min, seed=a.seed, soft_weight=a.soft_weight,
+                          freeze_layers=a.freeze_layers)
         t0 = time.time()
         train(cfg, train_ex, cos)
         (run / "data_stats.json").write_text(json.dumps(dict(stats), indent=2))

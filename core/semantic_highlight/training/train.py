@@ -43,6 +43,7 @@ class TrainConfig:
     neg_window_keep: float = 0.3
     bf16: bool = True
     threads: int = 2
+    freeze_layers: int = 3
     teacher_scale: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -142,6 +143,8 @@ def loss_fn(rank_logit: torch.Tensor, tok_logits: torch.Tensor, batch: dict[str,
 def _param_groups(model: ProvenceModel, cfg: TrainConfig) -> list[dict[str, object]]:
     heads, enc_decay, enc_nodecay = [], [], []
     for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
         if name.startswith("pruning_head") or "classifier" in name or "pooler" in name:
             heads.append(p)
         elif p.ndim < 2:
@@ -154,10 +157,10 @@ def _param_groups(model: ProvenceModel, cfg: TrainConfig) -> list[dict[str, obje
 
 
 def _save_ckpt(path: Path, model: ProvenceModel, opt: torch.optim.Optimizer,
-               sched: torch.optim.lr_scheduler.LambdaLR, step: int, cfg: TrainConfig) -> None:
+               sched: torch.optim.lr_scheduler.LambdaLR, step: int, cfg: TrainConfig, elapsed: float) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "step": step, "cfg": asdict(cfg), "rng": random.getstate(),
+                "step": step, "elapsed": elapsed, "cfg": asdict(cfg), "rng": random.getstate(),
                 "torch_rng": torch.get_rng_state()}, tmp)
     os.replace(tmp, path)
 
@@ -177,16 +180,23 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
     n_tok = sum(len(i.ids) for i in items)
     log.info("%d training windows, %d tokens (%.0f per window)", len(items), n_tok, n_tok / max(len(items), 1))
     model = ProvenceModel.from_encoder(cfg.encoder_dir)
+    if cfg.freeze_layers >= 0:  # keep the embeddings (and the lowest layers) of the bi-encoder fixed
+        bert = model.ranking_model.bert
+        for p in [*bert.embeddings.parameters(),
+                  *(q for layer in bert.encoder.layer[: cfg.freeze_layers] for q in layer.parameters())]:
+            p.requires_grad_(False)
     opt = torch.optim.AdamW(_param_groups(model, cfg))
-    warm = max(1, int(cfg.warmup_frac * cfg.max_steps))
+    progress = [0.0]  # max(step / max_steps, elapsed / time budget): the schedule also fits a time budget
 
-    def lr_lambda(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        return max(0.0, (cfg.max_steps - step) / max(1, cfg.max_steps - warm))
+    def lr_lambda(_: int) -> float:
+        p = progress[0]
+        if p < cfg.warmup_frac:
+            return max(p / cfg.warmup_frac, 0.02)
+        return max(0.0, (1 - p) / (1 - cfg.warmup_frac))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
     step = 0
+    spent = 0.0
     ckpt = run / "ckpt.pt"
     if ckpt.exists():
         state = torch.load(ckpt, weights_only=False)
@@ -194,6 +204,7 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         step = int(state["step"])
+        spent = float(state.get("elapsed", 0.0))
         random.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         log.info("resumed from step %d", step)
@@ -201,7 +212,7 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
     _, _, pad = special_ids(tok)
     per_epoch = math.ceil(len(items) / cfg.batch_size)
     model.train()
-    t0 = last_ckpt = time.time()
+    t0 = last_ckpt = time.time() - spent
     ema = None
     while step < cfg.max_steps:
         epoch, offset = divmod(step, per_epoch)
@@ -215,16 +226,17 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            sched.step()
             step += 1
+            progress[0] = max(step / cfg.max_steps, (time.time() - t0) / 60 / cfg.time_budget_min)
+            sched.step()
             ema = tok_loss.item() if ema is None else 0.98 * ema + 0.02 * tok_loss.item()
             if step % 20 == 0:
                 el = time.time() - t0
                 log.info("step %d/%d epoch %d tok_loss %.4f (ema %.4f) lr %.2e %.1f min", step, cfg.max_steps,
                          epoch, tok_loss.item(), ema, sched.get_last_lr()[0], el / 60)
-            out_of_time = (time.time() - t0) / 60 > cfg.time_budget_min
+            out_of_time = progress[0] >= 1.0
             if time.time() - last_ckpt > cfg.ckpt_every_min * 60 or step >= cfg.max_steps or out_of_time:
-                _save_ckpt(ckpt, model, opt, sched, step, cfg)
+                _save_ckpt(ckpt, model, opt, sched, step, cfg, time.time() - t0)
                 last_ckpt = time.time()
                 log.info("checkpoint at step %d", step)
             if step >= cfg.max_steps or out_of_time:
