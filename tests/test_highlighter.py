@@ -230,3 +230,11 @@ def _pair(text: str) -> Any:
     from semantic_highlight.splitting import split_sentences
 
     return _Pair(0, text, [(s.start, s.end) for s in split_sentences(text)])
+
+
+def test_on_batch_reports_progress(xlmr: SemanticHighlighter) -> None:
+    calls: list[tuple[int, int]] = []
+    long_doc = " ".join(f"Sentence {i} is here." for i in range(300))
+    xlmr.highlight("q", [long_doc, DOC_EN], on_batch=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1][0] == calls[-1][1] > 1
+    assert [d for d, _ in calls] == sorted({d for d, _ in calls})

@@ -35,7 +35,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_semantic_highlight import SemanticHighlightCompressor, SemanticHighlightRetriever
-from langchain_semantic_highlight.compressor import EVENT_END, EVENT_START
+from langchain_semantic_highlight.compressor import EVENT_BATCH, EVENT_END, EVENT_START
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 from pydantic import Field, ValidationError
 
@@ -374,8 +374,12 @@ def test_custom_events_only_with_a_parent_run(highlighter: Any, retrieved: list[
     ContextualCompressionRetriever(base_compressor=compressor, base_retriever=base_retriever()).invoke(
         QUERY, config={"callbacks": [recorder]}
     )
-    assert [name for name, _ in recorder.events] == [EVENT_START, EVENT_END]
-    start, end = recorder.events[0][1], recorder.events[1][1]
+    names = [name for name, _ in recorder.events]
+    assert names[0] == EVENT_START and names[-1] == EVENT_END
+    batches = [data for name, data in recorder.events if name == EVENT_BATCH]
+    assert len(batches) == len(names) - 2 >= 1  # one event per model batch
+    assert batches[-1]["done"] == batches[-1]["total"] and all(b["query"] == QUERY for b in batches)
+    start, end = recorder.events[0][1], recorder.events[-1][1]
     assert start == {"query": QUERY, "chunks": len(retrieved), "mode": "annotate"}
     assert end["chunks"] == end["scored"] == end["returned"] == len(retrieved)
     assert end["seconds"] >= 0 and 0 <= end["highlighted"] <= len(retrieved)
@@ -387,9 +391,11 @@ async def test_custom_events_async_through_our_retriever(highlighter: Any, thres
         base_retriever=base_retriever(), highlighter=highlighter, threshold=threshold
     )
     await retriever.ainvoke(QUERY, config={"callbacks": [recorder]})
-    assert [name for name, _ in recorder.events] == [EVENT_START, EVENT_END]
+    names = [name for name, _ in recorder.events]
+    assert names[0] == EVENT_START and names[-1] == EVENT_END and EVENT_BATCH in names
     events = [e async for e in retriever.astream_events(QUERY, version="v2") if e["event"] == "on_custom_event"]
-    assert [e["name"] for e in events] == [EVENT_START, EVENT_END]
+    streamed = [e["name"] for e in events]
+    assert streamed[0] == EVENT_START and streamed[-1] == EVENT_END and set(streamed[1:-1]) == {EVENT_BATCH}
 
 
 # --- SemanticHighlightRetriever, DocumentCompressorPipeline, LCEL -------------------------------------------

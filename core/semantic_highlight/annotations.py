@@ -23,7 +23,7 @@ from __future__ import annotations
 import html
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -285,12 +285,14 @@ def annotate_chunks(
     options: AnnotateOptions | None = None,
     *,
     labels: Sequence[str] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> ChunkBatch:
     """Score every chunk of one call in one batched pass and decide what each becomes.
 
     ``contents`` are the chunk texts; anything that is not a non-blank str passes through
     unannotated with a warning (``labels`` name the chunks in that warning, e.g. their ids).
     The returned :class:`ChunkBatch` lists every chunk in input order and the ones to return.
+    ``on_batch(done, total)`` is forwarded to the engine: called after each model batch.
     """
     options = options or AnnotateOptions()
     if not isinstance(query, str):
@@ -306,7 +308,9 @@ def annotate_chunks(
             logger.warning("semantic-highlight: chunk %s passed through unannotated: %s", label, reason)
     texts: list[str] = [contents[i] for i in valid]  # type: ignore[misc]
     results: list[HighlightResult] = (
-        highlighter.highlight(query, texts, threshold=options.threshold, top_k=options.top_k) if texts else []
+        highlighter.highlight(query, texts, threshold=options.threshold, top_k=options.top_k, on_batch=on_batch)
+        if texts
+        else []
     )
     by_index = dict(zip(valid, results, strict=True))
     chunks: list[ChunkAnnotation] = []

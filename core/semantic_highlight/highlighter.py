@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -151,6 +151,7 @@ class SemanticHighlighter:
         top_k: int | None = None,
         min_score: float | None = None,
         show_progress: bool | None = None,
+        on_batch: Callable[[int, int], None] | None = None,
     ) -> HighlightResult | list[HighlightResult]:
         """Highlight one document (a str -> one result) or a list of documents (-> results in input order).
 
@@ -158,7 +159,12 @@ class SemanticHighlighter:
         """
         single = isinstance(documents, str)
         results = self.highlight_batch(
-            [(query, documents)], threshold=threshold, top_k=top_k, min_score=min_score, show_progress=show_progress
+            [(query, documents)],
+            threshold=threshold,
+            top_k=top_k,
+            min_score=min_score,
+            show_progress=show_progress,
+            on_batch=on_batch,
         )[0]
         return results[0] if single else results
 
@@ -170,8 +176,13 @@ class SemanticHighlighter:
         top_k: int | None = None,
         min_score: float | None = None,
         show_progress: bool | None = None,
+        on_batch: Callable[[int, int], None] | None = None,
     ) -> list[list[HighlightResult]]:
-        """Score many ``(query, documents)`` pairs in one batched pass; one result list per pair."""
+        """Score many ``(query, documents)`` pairs in one batched pass; one result list per pair.
+
+        ``on_batch(done, total)`` is called after each model batch with the number of windows
+        scored so far and in all (for progress reporting, e.g. framework callbacks).
+        """
         if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
             raise TypeError("pairs must be a list of (query, documents) tuples")
         cut = _check_threshold(threshold, "threshold")
@@ -203,7 +214,7 @@ class SemanticHighlighter:
         windows = self._plan(queries, prepared)
         progress = self.show_progress if show_progress is None else show_progress
         with self._lock:
-            scores = self._run(windows, progress)
+            scores = self._run(windows, progress, on_batch)
 
         fragments: list[list[list[float]]] = [[[] for _ in p.spans] for p in prepared]
         ranking: list[float | None] = [None] * len(prepared)
@@ -258,12 +269,27 @@ class SemanticHighlighter:
             )
         return windows
 
-    def _run(self, windows: list[Window], progress: bool) -> list[Any]:
-        if not progress:
-            return score_windows(self.model, windows, self.max_batch_tokens, max_padding=self.max_padding)
-        from tqdm.auto import tqdm
+    def _run(self, windows: list[Window], progress: bool, on_batch: Callable[[int, int], None] | None) -> list[Any]:
+        total = len(windows)
+        done = 0
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
 
-        with tqdm(total=len(windows), desc="highlight", unit="window") as bar:
+            bar = tqdm(total=total, desc="highlight", unit="window")
+
+        def step(n: int) -> None:
+            nonlocal done
+            done += n
+            if bar is not None:
+                bar.update(n)
+            if on_batch is not None:
+                on_batch(done, total)
+
+        try:
             return score_windows(
-                self.model, windows, self.max_batch_tokens, on_batch=bar.update, max_padding=self.max_padding
+                self.model, windows, self.max_batch_tokens, on_batch=step, max_padding=self.max_padding
             )
+        finally:
+            if bar is not None:
+                bar.close()

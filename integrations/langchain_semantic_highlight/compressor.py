@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 EVENT_START = "semantic_highlight_start"
 """Custom event sent before a batch is scored: ``{"query", "chunks", "mode"}``."""
+EVENT_BATCH = "semantic_highlight_batch"
+"""Custom event sent after each model batch: ``{"query", "done", "total"}`` (windows scored so far / in all)."""
 EVENT_END = "semantic_highlight_end"
 """Custom event sent after a batch: ``ChunkBatch.stats()`` (counts and ``seconds``) plus ``"query"``."""
 
@@ -82,14 +84,19 @@ class _HighlightSettings(BaseModel):
             context_sentences=self.context_sentences,
         )
 
-    def _score(self, documents: Sequence[Document], query: str) -> tuple[list[Document], ChunkBatch]:
+    def _score(
+        self,
+        documents: Sequence[Document],
+        query: str,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> tuple[list[Document], ChunkBatch]:
         """One batched pass over ``documents``; returns new documents (inputs are never mutated)."""
         assert self.highlighter is not None
         options = self._options()
         docs = list(documents)
         contents = [getattr(d, "page_content", None) for d in docs]
         labels = [str(getattr(d, "id", None) or f"#{i}") for i, d in enumerate(docs)]
-        batch = annotate_chunks(self.highlighter, query, contents, options, labels=labels)
+        batch = annotate_chunks(self.highlighter, query, contents, options, labels=labels, on_batch=on_batch)
         out: list[Document] = []
         for chunk in batch.kept:
             doc = docs[chunk.index]
@@ -113,7 +120,12 @@ class _HighlightSettings(BaseModel):
         config = _event_config(callbacks)
         if config is not None:
             dispatch_custom_event(EVENT_START, self._start_data(documents, query), config=config)
-        out, batch = self._score(documents, query)
+
+        def progress(done: int, total: int) -> None:
+            if config is not None:
+                dispatch_custom_event(EVENT_BATCH, {"query": query, "done": done, "total": total}, config=config)
+
+        out, batch = self._score(documents, query, progress)
         if config is not None:
             dispatch_custom_event(EVENT_END, {"query": query, **batch.stats()}, config=config)
         return out
@@ -125,7 +137,18 @@ class _HighlightSettings(BaseModel):
         if config is not None:
             await adispatch_custom_event(EVENT_START, self._start_data(documents, query), config=config)
         # the model runs in a worker thread so the event loop stays free; the highlighter is thread-safe
-        out, batch = await asyncio.to_thread(self._score, documents, query)
+        loop = asyncio.get_running_loop()
+        pending: list[Any] = []
+
+        def progress(done: int, total: int) -> None:  # runs in the worker thread: hand the event to the loop
+            if config is not None:
+                data = {"query": query, "done": done, "total": total}
+                event = adispatch_custom_event(EVENT_BATCH, data, config=config)
+                pending.append(asyncio.run_coroutine_threadsafe(event, loop))
+
+        out, batch = await asyncio.to_thread(self._score, documents, query, progress)
+        for future in pending:
+            await asyncio.wrap_future(future)
         if config is not None:
             await adispatch_custom_event(EVENT_END, {"query": query, **batch.stats()}, config=config)
         return out

@@ -38,7 +38,9 @@ def rebuild_sentences(tokens: list[str], labels: list[str]) -> tuple[list[str], 
         text = ""
         for j, k in enumerate(idx):
             tok = tokens[k]
-            if j and tok not in _NO_SPACE_BEFORE and tokens[idx[j - 1]] not in _NO_SPACE_AFTER:
+            prev = tokens[idx[j - 1]] if j else ""
+            glued = tok in _NO_SPACE_BEFORE or prev in _NO_SPACE_AFTER or (tok in _CLOSERS and prev in _ENDS)
+            if j and not glued:
                 text += " "
             text += tok
         sentences.append(text + (" " if n < len(groups) - 1 else ""))

@@ -9,11 +9,13 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shlex
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 __all__ = ["build_parser", "main"]
 
@@ -52,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baselines", action="store_true", help="also run the keyword and embedding baselines")
     p.add_argument("--out", "-o", default=None, metavar="DIR", help="write results.json, results.md (and PNGs) here")
     p.add_argument(
+        "--append",
+        action="store_true",
+        help="merge into DIR/results.json of an earlier run (this run's model x dataset pairs replace old ones)",
+    )
+    p.add_argument(
         "--limit", type=int, default=None, metavar="N", help="at most N examples per dataset (evenly spaced)"
     )
     p.add_argument("--data-dir", default=None, help="shared data folder (default: ../shared/data)")
@@ -67,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     from semantic_highlight.eval.report import format_table, write_all
-    from semantic_highlight.eval.runner import evaluate
+    from semantic_highlight.eval.runner import ResultTable, evaluate
 
     models = list(args.model or ["default"])
     if args.baselines:
@@ -93,13 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"semantic-highlight eval: error: {exc}", file=sys.stderr)
         return 2
     table.meta["total_seconds"] = round(time.perf_counter() - started, 1)
+    table.meta["command"] = "semantic-highlight eval " + shlex.join(list(argv) if argv is not None else sys.argv[1:])
+    if args.append and args.out and (Path(args.out) / "results.json").is_file():
+        previous = ResultTable.from_dict(json.loads((Path(args.out) / "results.json").read_text(encoding="utf-8")))
+        table = previous.merge(table)
     print(format_table(table))
     if not table.rows:
         print("semantic-highlight eval: nothing was evaluated", file=sys.stderr)
         return 1
     if args.out:
-        command = "semantic-highlight eval " + shlex.join(list(argv) if argv is not None else sys.argv[1:])
-        for path in write_all(table, args.out, command):
+        for path in write_all(table, args.out):
             print(f"wrote {path}")
     print(f"total wall time {table.meta['total_seconds']} s")
     return 0

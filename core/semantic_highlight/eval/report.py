@@ -73,12 +73,17 @@ def to_markdown(table: ResultTable, command: str | None = None) -> str:
     models = list(dict.fromkeys(r.model for r in table.rows))
     datasets = list(dict.fromkeys(r.dataset for r in table.rows))
     lines = ["## Evaluation results", ""]
-    if command:
-        lines += ["```", command, "```", ""]
     meta = table.meta
+    earlier = meta.get("merged_with") or {}
+    commands = [c for c in (earlier.get("command"), command or meta.get("command")) if c]
+    if commands:
+        lines += ["```", *commands, "```", ""]
+    wall = f"wall time {meta.get('wall_seconds', '?')} s"
+    if earlier:
+        wall += f" + {earlier.get('wall_seconds', '?')} s (earlier run merged in with --append)"
     lines += [
-        f"{meta.get('date', '')}, {meta.get('machine', '')}, wall time {meta.get('wall_seconds', '?')} s "
-        "(scoring only). Sentence-level micro F1; every model sees the same pre-split sentences.",
+        f"{meta.get('date', '')}, {meta.get('machine', '')}, {wall} (scoring only). Sentence-level micro F1; "
+        "every model sees the same pre-split sentences.",
         "",
     ]
     lines += [_md_row(["dataset", "lang", "n", *models]), _md_row(["---"] * (3 + len(models)))]

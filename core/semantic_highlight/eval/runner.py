@@ -148,6 +148,12 @@ class ResultRow:
         d.update(d.pop("metrics"))
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ResultRow:
+        names = set(Metrics.__dataclass_fields__)
+        own = {k: v for k, v in d.items() if k not in names}
+        return cls(metrics=Metrics(**{k: d[k] for k in names}), **own)
+
 
 @dataclass
 class Curve:
@@ -184,6 +190,38 @@ class ResultTable:
             "rows": [r.to_dict() for r in self.rows],
             "curves": [asdict(c) for c in self.curves],
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ResultTable:
+        """Inverse of :meth:`to_dict` (for ``results.json``)."""
+        return cls(
+            rows=[ResultRow.from_dict(r) for r in d.get("rows", [])],
+            datasets=list(d.get("datasets", [])),
+            models=dict(d.get("models", {})),
+            curves=[Curve(**c) for c in d.get("curves", [])],
+            skipped=list(d.get("skipped", [])),
+            meta=dict(d.get("meta", {})),
+        )
+
+    def merge(self, newer: ResultTable) -> ResultTable:
+        """This table with ``newer``'s rows, curves, datasets and models added; ``newer`` wins on the same
+        (dataset, model). Datasets keep this table's order, new ones go last."""
+        pairs = {(r.dataset, r.model) for r in newer.rows}
+        rows = [r for r in self.rows if (r.dataset, r.model) not in pairs] + newer.rows
+        order = [d["name"] for d in self.datasets] + [d["name"] for d in newer.datasets]
+        rank = {name: order.index(name) for name in order}
+        rows.sort(key=lambda r: rank.get(r.dataset, len(order)))
+        curves = [c for c in self.curves if (c.dataset, c.model) not in pairs] + newer.curves
+        datasets = {d["name"]: d for d in self.datasets} | {d["name"]: d for d in newer.datasets}
+        meta = {**newer.meta, "merged_with": self.meta}
+        return ResultTable(
+            rows=rows,
+            datasets=list(datasets.values()),
+            models={**self.models, **newer.models},
+            curves=curves,
+            skipped=[*self.skipped, *newer.skipped],
+            meta=meta,
+        )
 
 
 def threshold_grid(scores: Sequence[Sequence[float]], bounds: tuple[float, float] | None) -> list[float]:

@@ -1,0 +1,318 @@
+"""Evaluation harness: metric arithmetic, loaders on small samples, baselines, runner, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from semantic_highlight.datasets.fgc import load_fgc
+from semantic_highlight.datasets.jsonl import load_jsonl
+from semantic_highlight.datasets.multispanqa import load_multispanqa, rebuild_sentences
+from semantic_highlight.datasets.openprovence import load_openprovence
+from semantic_highlight.datasets.types import Example
+from semantic_highlight.datasets.wikiqa import load_wikiqa
+from semantic_highlight.eval.baselines import KeywordBaseline, find_e5_dir, query_terms
+from semantic_highlight.eval.metrics import best_point, compute_metrics, sweep_f1
+from semantic_highlight.eval.runner import EvalDataset, evaluate, map_scores
+from semantic_highlight.eval.suite import load_dataset, subsample
+
+DATA = Path(__file__).parents[1].parent / "shared" / "data"
+FIXTURE = Path(__file__).parents[1].parent / "shared" / "fixtures" / "op-tiny-xlmr"
+OOD = Path(__file__).parents[1] / "benchmarks" / "data"
+
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not available")
+needs_fixture = pytest.mark.skipif(not FIXTURE.is_dir(), reason="../shared/fixtures is not available")
+
+
+def _ex(sentences: list[str], relevant: set[int], query: str = "q", lang: str = "en") -> Example:
+    return Example(
+        id=f"t{len(sentences)}", query=query, sentences=tuple(sentences), relevant=frozenset(relevant), lang=lang
+    )
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def test_micro_macro_kept_hand_computed() -> None:
+    gold = [[1, 0, 0], [0, 0], [1, 1]]
+    pred = [[1, 1, 0], [0, 0], [0, 1]]
+    m = compute_metrics(gold, pred)  # type: ignore[arg-type]
+    assert (m.tp, m.fp, m.fn, m.n_examples, m.n_sentences) == (2, 1, 1, 3, 7)
+    assert m.precision == pytest.approx(2 / 3) and m.recall == pytest.approx(2 / 3)
+    assert m.f1 == pytest.approx(2 / 3) and m.f2 == pytest.approx(2 / 3)
+    assert m.macro_f1 == pytest.approx((2 / 3 + 1.0 + 2 / 3) / 3)  # the empty example counts 1.0
+    assert m.kept_ratio == pytest.approx((2 / 3 + 0 + 1 / 2) / 3)
+    assert m.gold_ratio == pytest.approx((1 / 3 + 0 + 1) / 3)
+
+
+def test_f2_weights_recall() -> None:
+    m = compute_metrics([[True, True, True, False]], [[True, False, False, False]])
+    assert (m.precision, m.recall) == (1.0, pytest.approx(1 / 3))
+    assert m.f1 == pytest.approx(0.5)
+    assert m.f2 == pytest.approx(5 / 13)
+
+
+def test_no_gold_conventions() -> None:
+    quiet = compute_metrics([[False, False]], [[False, False]])
+    assert (quiet.precision, quiet.recall, quiet.f1, quiet.macro_f1) == (1.0, 1.0, 1.0, 1.0)
+    noisy = compute_metrics([[False, False]], [[True, False]])
+    assert (noisy.precision, noisy.f1, noisy.macro_f1, noisy.kept_ratio) == (0.0, 0.0, 0.0, 0.5)
+    with pytest.raises(ValueError):
+        compute_metrics([[True]], [[True, False]])
+
+
+def test_sweep_and_best_point() -> None:
+    f1s = sweep_f1([[True, False, True]], [[0.9, 0.2, 0.6]], [0.1, 0.5, 0.95])
+    assert f1s == pytest.approx([0.8, 1.0, 0.0])
+    assert best_point([0.1, 0.5, 0.95], f1s) == (0.5, 1.0)
+
+
+# ---------------------------------------------------------------- loaders
+
+
+def test_multispanqa_rebuild() -> None:
+    toks = ["He", "said", '"', "hi", ".", '"', "Paris", "(", "France", ")", "is", "big", "."]
+    labels = ["O"] * 6 + ["B", "O", "I", "O", "O", "O", "O"]
+    sents, rel = rebuild_sentences(toks, labels)
+    assert sents == ['He said " hi." ', "Paris (France) is big."]
+    assert rel == {1}
+
+
+def test_multispanqa_file(tmp_path: Path) -> None:
+    rec = {"id": "a", "question": ["who", "?"], "context": ["A", "won", ".", "B", "lost", "."], "label": list("OOOBOO")}
+    bad = {"id": "b", "question": ["x"], "context": ["A", "."], "label": ["O"]}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"data": [rec, bad]}))
+    stats: Counter[str] = Counter()
+    (ex,) = load_multispanqa(path, stats=stats)
+    assert ex.sentences == ("A won. ", "B lost.") and ex.relevant == {1} and ex.query == "who ?"
+    assert stats["multispanqa:dropped:missing_or_misaligned_labels"] == 1
+
+
+@needs_data
+def test_multispanqa_shared_sample() -> None:
+    exs = load_multispanqa(DATA / "multispanqa" / "valid.json")
+    assert len(exs) == 653 and all(e.relevant for e in exs)
+    assert exs[0].sentences[1] == "The track reached # 72 in the US. "
+
+
+def test_wikiqa_tsv(tmp_path: Path) -> None:
+    head = "QuestionID\tQuestion\tDocumentID\tDocumentTitle\tSentenceID\tSentence\tLabel"
+    rows = [
+        'Q1\twho\tD1\tT\tD1-1\tSecond "quoted sentence .\t1',
+        "Q1\twho\tD1\tT\tD1-0\tFirst sentence .\t0",
+        "Q2\twhat\tD2\tT\tD2-0\tNothing here .\t0",
+    ]
+    path = tmp_path / "w.tsv"
+    path.write_bytes(("\r\n".join([head, *rows]) + "\r\n").encode())
+    q1, q2 = load_wikiqa(path)
+    assert q1.sentences == ("First sentence . ", 'Second "quoted sentence .') and q1.relevant == {1}
+    assert q2.relevant == frozenset()
+    assert len(load_wikiqa(path, keep_unanswerable=False)) == 1
+
+
+@needs_data
+def test_wikiqa_shared_test_split() -> None:
+    exs = load_wikiqa(DATA / "wikiqa" / "WikiQA-test.tsv")
+    assert len(exs) == 633 and sum(bool(e.relevant) for e in exs) == 243
+
+
+def test_fgc_clauses_and_sentences(tmp_path: Path) -> None:
+    text = "甲，乙。\n丙，丁。尾巴"
+    sents = [
+        {"text": "甲，", "start": 0, "end": 2},
+        {"text": "乙。", "start": 2, "end": 4},
+        {"text": "丙，", "start": 5, "end": 7},
+        {"text": "丁。", "start": 7, "end": 9},
+    ]
+    doc = {
+        "DID": "D1",
+        "DTEXT_CN": text,
+        "SENTS": sents,
+        "QUESTIONS": [{"QID": "Q1", "QTEXT_CN": "乙？", "SHINT": [1, 3]}, {"QID": "Q2", "QTEXT_CN": "无", "SHINT": []}],
+    }
+    path = tmp_path / "fgc.json"
+    path.write_text(json.dumps([doc], ensure_ascii=False))
+    stats: Counter[str] = Counter()
+    (ex,) = load_fgc(path, stats=stats)
+    assert ex.sentences == ("甲，", "乙。\n", "丙，", "丁。") and ex.relevant == {1, 3}
+    assert ex.meta["uncovered_tail_chars"] == 2 and stats["fgc:dropped:no_evidence_shint"] == 1
+    (merged,) = load_fgc(path, granularity="sentence")
+    assert merged.sentences == ("甲，乙。\n", "丙，丁。") and merged.relevant == {0, 1}
+
+
+@needs_data
+def test_fgc_shared_dev() -> None:
+    stats: Counter[str] = Counter()
+    exs = load_fgc(DATA / "fgc" / "FGC_release_all_dev_cn.json", stats=stats)
+    assert len(exs) == 213 and stats["fgc:dropped:no_evidence_shint"] == 4
+    assert exs[0].sentences[1] == "宋哲宗即位，" and exs[0].relevant == {1, 3, 4, 5, 6}
+
+
+def test_openprovence(tmp_path: Path) -> None:
+    rows = [
+        {
+            "id": "r",
+            "query": "q",
+            "texts": ["One. Two. Three.", "Four. Five."],
+            "context_spans": [[[0, 4], [5, 9], [10, 16]], [[0, 5], [6, 11]]],
+            "context_spans_relevance": [[0, 1, 0], [1]],
+            "labels": [1, 0],
+        },
+        {"id": "s", "query": "q", "texts": ["A."], "context_spans": [[[0, 9]]], "context_spans_relevance": [[1]]},
+    ]
+    path = tmp_path / "op.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    stats: Counter[str] = Counter()
+    a, b = load_openprovence(path, stats=stats)
+    assert a.sentences == ("One. ", "Two. ", "Three.") and a.relevant == {1} and a.meta["label"] == 1
+    assert b.sentences == ("Four. ", "Five.") and b.relevant == {1}  # [1] has 1 value for 2 spans: an index
+    assert stats["op:dropped:bad_spans_or_relevance"] == 1
+
+
+def test_jsonl_formats(tmp_path: Path) -> None:
+    recs = [
+        {"id": "s", "query": "q", "sentences": ["A. ", "B."], "relevant": [1], "query_type": "keyword"},
+        {"query": "q", "context": "  First one. Second one. 第三句。", "spans": [[15, 18]]},
+        {"query": "q", "sentences": ["A."], "relevant": [3]},
+        {"query": "", "sentences": ["A."], "relevant": []},
+    ]
+    path = tmp_path / "own.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\nnot json\n")
+    stats: Counter[str] = Counter()
+    a, b = load_jsonl(path, stats=stats)
+    assert a.relevant == {1} and a.meta["query_type"] == "keyword" and a.id == "own:s"
+    assert b.text == recs[1]["context"] and b.sentences[1] == "Second one. " and b.relevant == {1}
+    drops = {k.split(":")[-1]: v for k, v in stats.items() if ":dropped:" in k}
+    assert drops == {"relevant_index_out_of_range": 1, "no_query": 1, "invalid_json": 1}
+
+
+@pytest.mark.skipif(not (OOD / "wikitext2_ood_en.jsonl").is_file(), reason="OOD set not written yet")
+def test_ood_files_load() -> None:
+    for name, lang in (("ood-en", "en"), ("ood-zh", "zh")):
+        ds = load_dataset(name)
+        if not ds.examples:
+            continue
+        assert not ds.dropped and all(e.lang == lang for e in ds.examples)
+        assert {e.meta.get("query_type") for e in ds.examples} <= {"keyword", "paraphrase", "unanswerable"}
+
+
+@needs_data
+def test_suite_xquad_limit_and_missing() -> None:
+    ds = load_dataset("xquad-zh", limit=5)
+    assert len(ds.examples) == 5 and ds.lang == "zh" and "5 of 1190" in ds.note
+    assert len({e.meta["title"] for e in ds.examples}) > 1  # evenly spaced, not the first article
+    missing = load_dataset("multispanqa", data_dir="/nonexistent")
+    assert not missing.examples and "not found" in missing.note
+    with pytest.raises(FileNotFoundError):
+        load_dataset("no-such-set")
+    assert subsample(list(range(10)), 3) == [0, 3, 6]  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- baselines
+
+
+def test_keyword_baseline() -> None:
+    kb = KeywordBaseline()
+    en = _ex(
+        ["The Eiffel Tower was built in 1889. ", "Paris is in France. ", "  "], {0}, "When was the Eiffel Tower built?"
+    )
+    zh = _ex(["埃菲尔铁塔建于1889年。", "巴黎在法国。"], {0}, "埃菲尔铁塔是什么时候建成的？", "zh")
+    (s_en, s_zh) = kb.score([en, zh])
+    assert s_en[0] == pytest.approx(1.0) and s_en[1] == 0.0 and math.isnan(s_en[2])
+    assert s_zh[0] > 0 and s_zh[1] == 0.0
+    assert query_terms("What is the name of it?") == set()
+    assert "什么" not in query_terms("这是什么")
+
+
+def test_embedding_baseline_or_skip() -> None:
+    from semantic_highlight.eval.baselines import BaselineUnavailable, EmbeddingBaseline
+
+    with pytest.raises(BaselineUnavailable):
+        EmbeddingBaseline("/nonexistent/e5", threshold=0.8)
+    if find_e5_dir() is None:
+        pytest.skip("no converted e5 encoder under build/")
+    eb = EmbeddingBaseline(threshold=0.8)
+    (scores,) = eb.score(
+        [_ex(["The Eiffel Tower is in Paris. ", "Bananas are yellow."], {0}, "where is the eiffel tower")]
+    )
+    assert scores[0] > scores[1]
+
+
+# ---------------------------------------------------------------- runner and CLI
+
+
+@needs_fixture
+def test_map_scores_by_offsets(xlmr: object) -> None:
+    ex = _ex(["One thing.\n", "   ", "line a\nline b\n", "", "End here."], set())
+    (res,) = xlmr.highlight("thing", [list(ex.sentences)])  # type: ignore[attr-defined]
+    scores = map_scores(ex, res.sentences)
+    assert len(res.sentences) == 4  # the blank one is dropped, "line a\nline b" is cut in two
+    assert math.isnan(scores[1]) and math.isnan(scores[3])
+    assert scores[2] == max(s.score for s in res.sentences if 11 + 3 <= s.start < 11 + 3 + 14)
+    assert scores[4] == res.sentences[-1].score
+
+
+def _five_examples() -> list[Example]:
+    return [
+        _ex(["Paris is the capital of France. ", "It rains a lot."], {0}, "capital of France"),
+        _ex(["Cats sleep. ", "Dogs bark loudly. ", "Birds sing."], {1}, "which animal barks"),
+        _ex(["长城很长。", "它位于中国北方。"], {1}, "长城在哪里", "zh"),
+        _ex(["Nothing to see. ", "Still nothing."], set(), "quantum chromodynamics"),
+        _ex(["Water boils at 100 C. ", "Ice melts at 0 C."], {0}, "boiling point of water"),
+    ]
+
+
+@needs_fixture
+def test_runner_end_to_end() -> None:
+    ds = EvalDataset("tiny", _five_examples(), "en+zh")
+    table = evaluate([str(FIXTURE), "keyword"], [ds], sweep=True)
+    assert [(r.dataset, r.model) for r in table.rows] == [("tiny", "op-tiny-xlmr"), ("tiny", "keyword")]
+    kw = table.row("tiny", "keyword")
+    assert kw is not None and kw.metrics.n_examples == 5 and kw.metrics.n_sentences == 11
+    # keyword hits: ex0 s0 (capit, franc), ex1 s1 (bark), ex2 s0 (长城, wrong), ex4 s0 (water, boil)
+    assert (kw.metrics.tp, kw.metrics.fp, kw.metrics.fn) == (3, 1, 1)
+    assert kw.sentences_per_s > 0 and kw.best_f1 is not None and len(table.curves) == 2
+    tiny = table.row("tiny", "op-tiny-xlmr")
+    assert tiny is not None and 0.0 <= tiny.metrics.f1 <= 1.0
+    assert json.loads(json.dumps(table.to_dict()))["rows"][0]["model"] == "op-tiny-xlmr"
+
+
+@needs_fixture
+def test_cli_smoke(tmp_path: Path) -> None:
+    from semantic_highlight.cli import main as front
+
+    data = tmp_path / "tiny.jsonl"
+    data.write_text(
+        "\n".join(
+            json.dumps(
+                {"query": e.query, "sentences": list(e.sentences), "relevant": sorted(e.relevant)}, ensure_ascii=False
+            )
+            for e in _five_examples()
+        )
+    )
+    out = tmp_path / "out"
+    argv = [
+        "eval",
+        "--model",
+        str(FIXTURE),
+        "--dataset",
+        str(data),
+        "--baselines",
+        "--e5",
+        str(tmp_path / "no-e5"),
+        "--sweep",
+        "--out",
+        str(out),
+        "--no-progress",
+        "-q",
+    ]
+    assert front(argv) == 0
+    assert {p.name for p in out.iterdir()} == {"results.json", "results.md", "sweep.png", "sweep_tiny.png"}
+    md = (out / "results.md").read_text()
+    assert "| tiny |" in md and "keyword" in md and "embedding baseline skipped" in md
+    assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    assert front(["eval", "--dataset", "no-such-set", "--model", "keyword", "--no-progress"]) == 2
