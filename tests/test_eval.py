@@ -16,7 +16,7 @@ from semantic_highlight.datasets.types import Example
 from semantic_highlight.datasets.wikiqa import load_wikiqa
 from semantic_highlight.eval.baselines import KeywordBaseline, find_e5_dir, query_terms
 from semantic_highlight.eval.metrics import best_point, compute_metrics, sweep_f1
-from semantic_highlight.eval.runner import EvalDataset, evaluate, map_scores
+from semantic_highlight.eval.runner import EvalDataset, ResultTable, evaluate, map_scores
 from semantic_highlight.eval.suite import load_dataset, subsample
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"
@@ -212,6 +212,19 @@ def test_suite_xquad_limit_and_missing() -> None:
     assert subsample(list(range(10)), 3) == [0, 3, 6]  # type: ignore[arg-type]
 
 
+def test_load_file_by_shape(tmp_path: Path) -> None:
+    from semantic_highlight.eval.suite import load_file
+
+    squad = {"data": [{"title": "t", "paragraphs": [{"context": "猫很可爱。狗也很可爱。", "qas": [
+        {"id": "1", "question": "狗呢？", "answers": [{"text": "狗也", "answer_start": -1}]}]}]}]}  # fmt: skip
+    (tmp_path / "s.json").write_text(json.dumps(squad, ensure_ascii=False))
+    (ex,) = load_file(tmp_path / "s.json")
+    assert ex.lang == "zh" and ex.relevant == {1}  # offset -1: found by string search
+    (tmp_path / "bad.json").write_text("[]")
+    with pytest.raises(ValueError):
+        load_file(tmp_path / "bad.json")
+
+
 # ---------------------------------------------------------------- baselines
 
 
@@ -278,7 +291,13 @@ def test_runner_end_to_end() -> None:
     assert kw.sentences_per_s > 0 and kw.best_f1 is not None and len(table.curves) == 2
     tiny = table.row("tiny", "op-tiny-xlmr")
     assert tiny is not None and 0.0 <= tiny.metrics.f1 <= 1.0
-    assert json.loads(json.dumps(table.to_dict()))["rows"][0]["model"] == "op-tiny-xlmr"
+    again = ResultTable.from_dict(json.loads(json.dumps(table.to_dict())))
+    assert again.rows == table.rows and again.curves == table.curves
+    other = ResultTable.from_dict(table.to_dict())
+    other.rows = [r for r in other.rows if r.model == "keyword"]
+    other.rows[0].metrics = compute_metrics([[True]], [[True]])
+    merged = table.merge(other)
+    assert [r.model for r in merged.rows] == ["op-tiny-xlmr", "keyword"] and merged.rows[1].metrics.f1 == 1.0
 
 
 @needs_fixture

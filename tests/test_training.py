@@ -117,3 +117,27 @@ def test_labels_only_on_gold_context_tokens() -> None:
     assert set(t[q_len + 3 + s0 : -1]) == {0.0}
     ids = w.input_ids
     assert ids[0] == 0 and ids[q_len + 1 : q_len + 3] == [2, 2] and ids[-1] == 2
+
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "core" / "semantic_highlight" / "default_model"
+
+
+@pytest.mark.skipif(not (DEFAULT_MODEL / "model.safetensors").exists(), reason="default model not built")
+def test_shipped_model_files_and_quality_smoke() -> None:
+    cfg = json.loads((DEFAULT_MODEL / "config.json").read_text())
+    assert cfg["model_type"] == "open_provence" and cfg["base_model_config"]["model_type"] == "bert"
+    assert 0 < cfg["default_threshold"] < 1 and cfg["max_length"] <= 512
+    assert (DEFAULT_MODEL / "model.safetensors").stat().st_size <= 80 * 1024 * 1024
+    from semantic_highlight.datasets.types import Example
+    from semantic_highlight.training.evaluate import load_exported
+    from semantic_highlight.training.train import predict
+
+    model, tok, cfg = load_exported(DEFAULT_MODEL)
+    cases = [
+        Example("en", "Who directed the film?", ("The film premiered in 2003. ", "It was directed by Jane Park. ",
+                                                 "The soundtrack sold well."), frozenset({1})),
+        Example("zh", "这部电影的导演是谁？", ("这部电影于2003年首映。", "影片由朴珍执导。", "原声带销量很好。"),
+                frozenset({1}), lang="zh"),
+    ]
+    for ex, scores in zip(cases, predict(model, tok, cases, int(cfg["max_length"])), strict=True):
+        assert max(range(len(scores)), key=scores.__getitem__) == 1, (ex.id, scores)

@@ -48,7 +48,8 @@ def load_wikiqa(
     for qid, info in groups.items():
         cands = sorted(rows[qid], key=lambda r: r[0])
         keep = [c for c in cands if c[1].strip()]
-        dropped["empty_candidate_sentences"] += len(cands) - len(keep)
+        if len(keep) < len(cands):
+            dropped["empty_candidate_sentences"] += len(cands) - len(keep)
         if not keep or not info["question"]:
             dropped["empty"] += 1
             continue

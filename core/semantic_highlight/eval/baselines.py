@@ -23,6 +23,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from semantic_highlight.datasets.types import Example
 
@@ -217,14 +218,23 @@ class EmbeddingBaseline:
         grid = np.unique(np.round(np.quantile(values, np.linspace(0, 1, 401)), 4)).tolist()
         return best_point(grid, sweep_f1(gold, flat, grid))
 
+    def _embed(self, texts: list[str], kind: str, progress: bool, chunk: int = 1024) -> torch.Tensor:
+        """Embed in length-sorted chunks (a progress bar over them when ``progress``)."""
+        encode = self.embedder.passages if kind == "passage" else self.embedder.queries
+        starts = range(0, len(texts), chunk)
+        if progress:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc=f"e5 {kind}s", unit="chunk")  # type: ignore[assignment]
+        parts = [encode(texts[i : i + chunk], bf16=self.bf16, batch_size=self.batch_size) for i in starts]
+        return torch.cat(parts) if parts else torch.zeros(0)
+
     def score(self, examples: Sequence[Example], *, progress: bool = False) -> list[list[float]]:
         """Per example, one cosine per sentence (NaN for blank sentences); each distinct text is embedded once."""
-        sentences = sorted({s.strip() for ex in examples for s in ex.sentences if s.strip()})
+        sentences = sorted({s.strip() for ex in examples for s in ex.sentences if s.strip()}, key=lambda t: (len(t), t))
         queries = sorted({ex.query for ex in examples})
-        if progress:
-            log.info("embedding %d distinct sentences and %d queries", len(sentences), len(queries))
-        s_emb = self.embedder.passages(sentences, bf16=self.bf16, batch_size=self.batch_size) if sentences else None
-        q_emb = self.embedder.queries(queries, bf16=self.bf16, batch_size=self.batch_size)
+        s_emb = self._embed(sentences, "passage", progress) if sentences else None
+        q_emb = self._embed(queries, "query", progress)
         s_idx = {s: i for i, s in enumerate(sentences)}
         q_idx = {q: i for i, q in enumerate(queries)}
         out = []

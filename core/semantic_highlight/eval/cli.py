@@ -83,6 +83,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("semantic-highlight eval: error: --limit must be >= 1", file=sys.stderr)
         return 2
     started = time.perf_counter()
+    command = "semantic-highlight eval " + shlex.join(list(argv) if argv is not None else sys.argv[1:])
+    previous = None
+    if args.append and args.out and (Path(args.out) / "results.json").is_file():
+        previous = ResultTable.from_dict(json.loads((Path(args.out) / "results.json").read_text(encoding="utf-8")))
+
+    def finish(table: ResultTable) -> ResultTable:
+        table.meta["command"] = command
+        return previous.merge(table) if previous is not None else table
+
+    def save_partial(table: ResultTable) -> None:
+        if args.out:
+            from semantic_highlight.eval.report import write_json, write_markdown
+
+            merged = finish(table)
+            write_json(merged, Path(args.out) / "results.json")
+            write_markdown(merged, Path(args.out) / "results.md")
+
     try:
         table = evaluate(
             models,
@@ -95,15 +112,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             device=args.device,
             dtype=args.dtype,
             e5_dir=args.e5,
+            on_result=save_partial,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"semantic-highlight eval: error: {exc}", file=sys.stderr)
         return 2
     table.meta["total_seconds"] = round(time.perf_counter() - started, 1)
-    table.meta["command"] = "semantic-highlight eval " + shlex.join(list(argv) if argv is not None else sys.argv[1:])
-    if args.append and args.out and (Path(args.out) / "results.json").is_file():
-        previous = ResultTable.from_dict(json.loads((Path(args.out) / "results.json").read_text(encoding="utf-8")))
-        table = previous.merge(table)
+    table = finish(table)
     print(format_table(table))
     if not table.rows:
         print("semantic-highlight eval: nothing was evaluated", file=sys.stderr)

@@ -111,7 +111,20 @@ def to_markdown(table: ResultTable, command: str | None = None) -> str:
             "best thr / best F1: the threshold with the highest micro F1 on this dataset itself "
             "(an oracle operating point, not a tuned one)."
         )
+    typed = [r for r in table.rows if r.by_type]
+    if typed:
+        lines += ["", "### By query type (our out-of-domain sets)", "",
+                  _md_row(["dataset", "model", "query type", "n", "F1", "macro F1", "kept"]),
+                  _md_row(["---"] * 7)]  # fmt: skip
+        for r in typed:
+            for kind, v in r.by_type.items():
+                lines.append(_md_row([r.dataset, r.model, kind, str(int(v["n"])), f"{v['f1']:.3f}",
+                                      f"{v['macro_f1']:.3f}", f"{v['kept_ratio']:.3f}"]))  # fmt: skip
+        lines += ["", "unanswerable: F1 is 1.0 only when nothing is selected in any of them (macro F1: the share "
+                  "of such examples left untouched)."]  # fmt: skip
     lines += ["", "### Datasets", ""]
+    if meta.get("data_dir"):
+        lines += [f"Shared data folder: `{meta['data_dir']}`; `benchmarks/data` is in this repository.", ""]
     for d in table.datasets:
         drops = ", ".join(f"{k} {v}" for k, v in sorted(d["dropped"].items())) or "none"
         extra = f"; {d['note']}" if d.get("note") else ""

@@ -13,7 +13,7 @@ import math
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -142,6 +142,8 @@ class ResultRow:
     sentences_per_s: float
     best_threshold: float | None = None
     best_f1: float | None = None
+    by_type: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per ``meta["query_type"]`` of the examples (our OOD sets): n, micro F1, macro F1, kept."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -263,6 +265,21 @@ def resolve_model(
     return HighlighterScorer(text, threshold=threshold, device=device, dtype=dtype)
 
 
+def _by_type(
+    examples: Sequence[Example], gold: list[list[bool]], pred: list[list[bool]]
+) -> dict[str, dict[str, float]]:
+    groups: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        kind = ex.meta.get("query_type")
+        if isinstance(kind, str) and kind:
+            groups.setdefault(kind, []).append(i)
+    out = {}
+    for kind, idx in sorted(groups.items()):
+        m = compute_metrics([gold[i] for i in idx], [pred[i] for i in idx])
+        out[kind] = {"n": len(idx), "f1": m.f1, "macro_f1": m.macro_f1, "kept_ratio": m.kept_ratio}
+    return out
+
+
 def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool) -> tuple[ResultRow, Curve | None]:
     t0 = time.perf_counter()
     scores = scorer.score(ds.examples, progress=progress)
@@ -285,6 +302,7 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
         metrics=metrics,
         seconds=round(seconds, 2),
         sentences_per_s=round(metrics.n_sentences / max(seconds, 1e-9), 1),
+        by_type=_by_type(ds.examples, gold, pred),
     )
     curve = None
     if sweep:
@@ -307,12 +325,14 @@ def evaluate(
     device: str | None = None,
     dtype: str | None = None,
     e5_dir: str | None = None,
+    on_result: Callable[[ResultTable], None] | None = None,
 ) -> ResultTable:
     """Evaluate ``models`` (names, paths or Scorers) on ``datasets`` (suite names, files or EvalDatasets).
 
     ``threshold`` overrides the checkpoints' default threshold; ``sweep`` adds a threshold–F1 curve and
     the best point per model and dataset. A model that cannot be loaded (e.g. the embedding baseline
-    without its encoder) is skipped with a message in ``ResultTable.skipped``.
+    without its encoder) is skipped with a message in ``ResultTable.skipped``. ``on_result(table)`` is
+    called after each model × dataset run with the table so far (e.g. to save partial results).
     """
     from semantic_highlight.eval.baselines import BaselineUnavailable
     from semantic_highlight.eval.suite import default_data_dir, expand_datasets, load_dataset
@@ -336,6 +356,10 @@ def evaluate(
             log.warning("%s", exc)
             table.skipped.append(str(exc))
             continue
+        base, n = scorer.name, 1
+        while scorer.name in table.models:  # two checkpoints with the same folder name
+            n += 1
+            scorer.name = f"{base}#{n}"
         scorers.append(scorer)
         table.models[scorer.name] = scorer.note
     bar = None
@@ -354,9 +378,18 @@ def evaluate(
                 table.curves.append(curve)
             if bar is not None:
                 bar.update()
+            if on_result is not None:
+                table.meta = _meta(started, sweep, threshold, limit)
+                on_result(table)
     if bar is not None:
         bar.close()
-    table.meta = {
+    table.meta = _meta(started, sweep, threshold, limit)
+    table.meta["data_dir"] = str(data)
+    return table
+
+
+def _meta(started: float, sweep: bool, threshold: float | None, limit: int | None) -> dict[str, Any]:
+    return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "sweep": sweep,
         "threshold": threshold,
@@ -365,4 +398,3 @@ def evaluate(
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs",
         "python": platform.python_version(),
     }
-    return table

@@ -193,7 +193,7 @@ def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, limi
             examples = loader(data, stats)
         except FileNotFoundError as exc:
             return EvalDataset(name, [], lang, where, note=f"{name} skipped: {exc.filename or where} not found")
-        source = where if where.startswith("benchmarks") else str(data / where)
+        source = where
     else:
         path = Path(name)
         if not path.is_file():

@@ -102,7 +102,7 @@ def _negatives(examples: list[Example], rng: random.Random, hard_rate: float,
 
 def build_datasets(data_dir: str | Path, handwritten_dir: str | Path | None = None, seed: int = 13,
                    hard_neg_rate: float = 0.25, random_neg_rate: float = 0.12,
-                   handwritten_repeat: int = 4) -> tuple[list[Example], list[Example], Counter[str]]:
+                   handwritten_repeat: int = 2) -> tuple[list[Example], list[Example], Counter[str]]:
     """Return ``(train, validation, stats)``; ``stats`` counts examples per source and drops."""
     d = Path(data_dir)
     rng = random.Random(seed)
@@ -132,11 +132,15 @@ def build_datasets(data_dir: str | Path, handwritten_dir: str | Path | None = No
                 share_traditional=0.3, mixed=0.1)
     positives = tydi + selqa + hot_sel + cmrc + drcd
     negs = _negatives(tydi + cmrc + drcd + selqa, rng, hard_neg_rate, random_neg_rate)
+    val = tydi_dev + cmrc_val
     hand = load_handwritten(handwritten_dir) if handwritten_dir and Path(handwritten_dir).exists() else []
+    val_texts = "\n".join(sorted({e.text for e in val}))
+    overlap = [h for h in hand if h.text.strip() and h.text.strip() in val_texts]
+    hand = [h for h in hand if h not in overlap]  # passages of the validation split stay out of training
+    stats["handwritten:dropped_val_overlap"] = len(overlap)
     stats["handwritten:unique"] = len(hand)
     train = positives + negs + hand * handwritten_repeat
     rng.shuffle(train)
-    val = tydi_dev + cmrc_val
     for ex in train:
         stats[f"train:{ex.source.split(':')[0]}{':neg' if not ex.relevant else ''}"] += 1
     stats["train:total"] = len(train)

@@ -92,6 +92,11 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         lines.append(f"| {name} | {r['n']} | {_fmt(m['f1'])} | {_fmt(m['precision'])} | {_fmt(m['recall'])} | "
                      f"{_fmt(best[1])} @ {best[0]} | {_fmt(kw[1])} @ {kw[0]} | {_fmt(e5[1])} @ {e5[0]} |")
     lines += ["", "Targets (issue 3): XQuAD-en/zh ≥ 0.86, MultiSpanQA ≥ 0.70, FGC ≥ 0.60, ≥ 0.15 over baselines."]
+    for md, title in ((run / "eval" / "results.md", "Evaluation harness (`semantic-highlight eval`)"),
+                      (run / "bench" / "bench.md", "Throughput (`semantic-highlight bench`, CPU)")):
+        if md.exists():
+            body = md.read_text().replace("## Evaluation results", "").strip()
+            lines += ["", f"## {title}", "", body]
     if thr_json:
         lines += ["", "## Throughput (CPU)", "```", json.dumps(thr_json, indent=2), "```"]
     if notes:

@@ -29,6 +29,7 @@ class TrainConfig:
     encoder_dir: str
     run_dir: str
     max_length: int = 256
+    train_max_length: int = 160
     batch_size: int = 16
     lr: float = 5e-5
     head_lr: float = 1e-3
@@ -40,10 +41,10 @@ class TrainConfig:
     seed: int = 13
     soft_weight: float = 0.3
     rank_weight: float = 0.2
-    neg_window_keep: float = 0.3
+    neg_window_keep: float = 0.15
     bf16: bool = True
     threads: int = 2
-    freeze_layers: int = 3
+    freeze_layers: int = 4
     teacher_scale: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -85,7 +86,7 @@ def make_items(examples: Sequence[Example], tok: Tokenizer, cfg: TrainConfig,
         if cos is not None and ex.id in cos and cfg.soft_weight > 0:
             lo, hi = cfg.teacher_scale.get(ex.lang, cfg.teacher_scale.get("en", [0.8, 0.9]))
             soft = [cfg.soft_weight * min(1.0, max(0.0, (c - lo) / max(hi - lo, 1e-3))) for c in cos[ex.id]]
-        windows = build_windows(tok, ex.query, ex.sentences, cfg.max_length, sent_ids=sent_ids)
+        windows = build_windows(tok, ex.query, ex.sentences, cfg.train_max_length, sent_ids=sent_ids)
         if not ex.relevant:
             windows = [rng.choice(windows)]
         for w in windows:
