@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from collections.abc import Sequence
 
+from semantic_highlight.splitting import split_sentences
+
 log = logging.getLogger("semantic_highlight.datasets")
-
-_FALLBACK = re.compile(r"[^.!?。！？；;\n]*(?:[.!?。！？；;\n]+[\"'”’」』）)]*\s*|$)")
-
-
-def _fallback_split(text: str) -> list[tuple[int, int]]:
-    spans, pos = [], 0
-    for m in _FALLBACK.finditer(text):
-        if m.end() > pos:
-            spans.append((pos, m.end()))
-            pos = m.end()
-    return spans
-
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Contiguous ``[start, end)`` sentence spans covering ``text`` (whitespace goes to the preceding one)."""
-    try:
-        from semantic_highlight.splitting import split_sentences
-    except ImportError:  # the core splitter is not there yet: a simple punctuation splitter
-        raw = _fallback_split(text)
-    else:
-        raw = [(s.start, s.end) for s in split_sentences(text)]
+    raw = [(s.start, s.end) for s in split_sentences(text)]
     spans: list[tuple[int, int]] = []
     prev = 0
     for i, (_, end) in enumerate(raw):
