@@ -23,6 +23,7 @@ def texts(text: str, **kw: object) -> list[str]:
         ("Pi is 3.14 exactly. Next one.", ["Pi is 3.14 exactly. ", "Next one."]),
         ("Mr. and Mrs. Jones met Prof. Lee. They talked.", ["Mr. and Mrs. Jones met Prof. Lee. ", "They talked."]),
         ("J. K. Rowling wrote it. Fans loved it.", ["J. K. Rowling wrote it. ", "Fans loved it."]),
+        ("A screenplay by A and B. It stars C.", ["A screenplay by A and B. ", "It stars C."]),
         ("Wait... then it ended. Really? Yes!", ["Wait... then it ended. ", "Really? ", "Yes!"]),
         ('He said "Stop." Then he left.', ['He said "Stop." ', "Then he left."]),
         ("It works (mostly.) The end.", ["It works (mostly.) ", "The end."]),

@@ -114,6 +114,68 @@ def _is_cjk(ch: str) -> bool:
     return bool(ch) and _CJK_RE.match(ch) is not None
 
 
+# Capitalised words that usually open a sentence; after a lone capital letter + "." they mean a boundary.
+_SENTENCE_OPENERS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "it",
+        "its",
+        "he",
+        "she",
+        "they",
+        "we",
+        "i",
+        "you",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "his",
+        "her",
+        "their",
+        "our",
+        "my",
+        "in",
+        "on",
+        "at",
+        "for",
+        "but",
+        "and",
+        "or",
+        "so",
+        "if",
+        "when",
+        "while",
+        "after",
+        "before",
+        "however",
+        "then",
+        "also",
+        "as",
+        "to",
+        "from",
+        "with",
+        "by",
+        "of",
+        "not",
+        "no",
+        "yes",
+    ]
+)
+
+
+def _starts_sentence(text: str, pos: int) -> bool:
+    """Whether the word at ``pos`` is a common sentence opener (``It``, ``The``, ``She`` ...)."""
+    end = pos
+    while end < len(text) and text[end].isalpha():
+        end += 1
+    return text[pos:end].lower() in _SENTENCE_OPENERS
+
+
 def _ascii_boundary(text: str, start: int, end: int, punct: str) -> bool:
     """Decide whether an ASCII terminator run ``text[start:end]`` (closers included) ends a sentence."""
     n = len(text)
@@ -139,8 +201,8 @@ def _ascii_boundary(text: str, start: int, end: int, punct: str) -> bool:
             low = word.lower()
             if low in _ABBREVIATIONS or low.rstrip(".") in _ABBREVIATIONS:
                 return False
-            if len(word) == 1 and word.isupper():  # an initial: "J. K. Rowling"
-                return False
+            if len(word) == 1 and word.isupper() and not _starts_sentence(text, j):
+                return False  # an initial: "J. K. Rowling" (but "by A and B. It stars C." ends at "B.")
             if _MULTI_DOT_ABBREV_RE.match(word):  # "U.S", "e.g", "i.e", "a.m"
                 return False
     return True

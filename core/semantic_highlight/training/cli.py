@@ -95,5 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "card" in steps:
         from semantic_highlight.training.model_card import write_card
 
-        write_card(Path(a.out), run, stats)
+        recorded = run / "data_stats.json"  # the mix the last training segment actually used
+        write_card(Path(a.out), run, json.loads(recorded.read_text()) if recorded.exists() else stats)
     return 0
