@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 from conftest import FIXTURES
-
 from semantic_highlight import SemanticHighlighter
 
 pytestmark = [

@@ -71,12 +71,24 @@ def test_squad_loader_offsets_and_fallback(tmp_path: Path) -> None:
     from semantic_highlight.datasets.squad import load_squad
 
     ctx = "Alpha is first. Beta is second. Gamma is third."
-    data = {"data": [{"title": "t", "paragraphs": [{"context": ctx, "qas": [
-        {"id": "1", "question": "second?", "answers": [{"text": "Beta", "answer_start": 16}]},
-        {"id": "2", "question": "third?", "answers": [{"text": "Gamma", "answer_start": -1}]},
-        {"id": "3", "question": "bad?", "answers": [{"text": "Gamma", "answer_start": 2}]},
-        {"id": "4", "question": "none?", "answers": [{"text": "Delta", "answer_start": 0}]},
-    ]}]}]}
+    data = {
+        "data": [
+            {
+                "title": "t",
+                "paragraphs": [
+                    {
+                        "context": ctx,
+                        "qas": [
+                            {"id": "1", "question": "second?", "answers": [{"text": "Beta", "answer_start": 16}]},
+                            {"id": "2", "question": "third?", "answers": [{"text": "Gamma", "answer_start": -1}]},
+                            {"id": "3", "question": "bad?", "answers": [{"text": "Gamma", "answer_start": 2}]},
+                            {"id": "4", "question": "none?", "answers": [{"text": "Delta", "answer_start": 0}]},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
     p = tmp_path / "s.json"
     p.write_text(json.dumps(data))
     exs = load_squad(p)
@@ -134,10 +146,19 @@ def test_shipped_model_files_and_quality_smoke() -> None:
 
     model, tok, cfg = load_exported(DEFAULT_MODEL)
     cases = [
-        Example("en", "Who directed the film?", ("The film premiered in 2003. ", "It was directed by Jane Park. ",
-                                                 "The soundtrack sold well."), frozenset({1})),
-        Example("zh", "这部电影的导演是谁？", ("这部电影于2003年首映。", "影片由朴珍执导。", "原声带销量很好。"),
-                frozenset({1}), lang="zh"),
+        Example(
+            "en",
+            "Who directed the film?",
+            ("The film premiered in 2003. ", "It was directed by Jane Park. ", "The soundtrack sold well."),
+            frozenset({1}),
+        ),
+        Example(
+            "zh",
+            "这部电影的导演是谁？",
+            ("这部电影于2003年首映。", "影片由朴珍执导。", "原声带销量很好。"),
+            frozenset({1}),
+            lang="zh",
+        ),
     ]
     for ex, scores in zip(cases, predict(model, tok, cases, int(cfg["max_length"])), strict=True):
         assert max(range(len(scores)), key=scores.__getitem__) == 1, (ex.id, scores)

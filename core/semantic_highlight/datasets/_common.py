@@ -10,6 +10,7 @@ from semantic_highlight.splitting import split_sentences
 
 log = logging.getLogger("semantic_highlight.datasets")
 
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Contiguous ``[start, end)`` sentence spans covering ``text`` (whitespace goes to the preceding one)."""
     raw = [(s.start, s.end) for s in split_sentences(text)]

@@ -26,8 +26,14 @@ def _facts(item: dict[str, object]) -> list[tuple[str, int]]:
     return facts
 
 
-def load_hotpotqa(path: str | Path, *, per_paragraph: bool = True, require_complete: bool = True,
-                  source: str | None = None, stats: Counter[str] | None = None) -> list[Example]:
+def load_hotpotqa(
+    path: str | Path,
+    *,
+    per_paragraph: bool = True,
+    require_complete: bool = True,
+    source: str | None = None,
+    stats: Counter[str] | None = None,
+) -> list[Example]:
     """Load HotpotQA questions.
 
     With ``per_paragraph`` each context paragraph becomes its own example (relevant = its
@@ -59,9 +65,17 @@ def load_hotpotqa(path: str | Path, *, per_paragraph: bool = True, require_compl
                     continue
                 rel = frozenset(n for n, i in enumerate(keep) if (title, i) in gold)
                 sents = [sents[i] for i in keep]
-                out.append(Example(id=f"{name}:{qid}:{title}", query=question,
-                                   sentences=tuple(glue_whitespace(sents)), relevant=rel, lang="en",
-                                   source=name, meta={"title": title, "distractor": not rel, "qid": qid}))
+                out.append(
+                    Example(
+                        id=f"{name}:{qid}:{title}",
+                        query=question,
+                        sentences=tuple(glue_whitespace(sents)),
+                        relevant=rel,
+                        lang="en",
+                        source=name,
+                        meta={"title": title, "distractor": not rel, "qid": qid},
+                    )
+                )
         else:
             sentences: list[str] = []
             rel_idx: set[int] = set()
@@ -70,8 +84,16 @@ def load_hotpotqa(path: str | Path, *, per_paragraph: bool = True, require_compl
                     if (title, i) in gold:
                         rel_idx.add(len(sentences))
                     sentences.append(s)
-            out.append(Example(id=f"{name}:{qid}", query=question,
-                               sentences=tuple(glue_whitespace(sentences)), relevant=frozenset(rel_idx),
-                               lang="en", source=name, meta={"qid": qid}))
+            out.append(
+                Example(
+                    id=f"{name}:{qid}",
+                    query=question,
+                    sentences=tuple(glue_whitespace(sentences)),
+                    relevant=frozenset(rel_idx),
+                    lang="en",
+                    source=name,
+                    meta={"qid": qid},
+                )
+            )
     report(name, len(out), dropped, stats)
     return out

@@ -10,8 +10,7 @@ from semantic_highlight.datasets._common import glue_whitespace, report
 from semantic_highlight.datasets.types import Example
 
 
-def load_selqa(path: str | Path, *, source: str | None = None,
-               stats: Counter[str] | None = None) -> list[Example]:
+def load_selqa(path: str | Path, *, source: str | None = None, stats: Counter[str] | None = None) -> list[Example]:
     """One example per question; the context is the section's candidates joined by spaces.
 
     Empty candidates are dropped (answer indices are remapped). ``meta["section_key"]`` is the
@@ -35,10 +34,19 @@ def load_selqa(path: str | Path, *, source: str | None = None,
         if not relevant:
             dropped["no_answer_after_cleaning"] += 1
             continue
-        out.append(Example(id=f"{name}:{n}", query=question,
-                           sentences=tuple(glue_whitespace([cands[i] for i in keep])),
-                           relevant=relevant, lang="en", source=name,
-                           meta={"section_key": f"{item.get('article', '')}::{item.get('section', '')}",
-                                 "is_paraphrase": bool(item.get("is_paraphrase", False))}))
+        out.append(
+            Example(
+                id=f"{name}:{n}",
+                query=question,
+                sentences=tuple(glue_whitespace([cands[i] for i in keep])),
+                relevant=relevant,
+                lang="en",
+                source=name,
+                meta={
+                    "section_key": f"{item.get('article', '')}::{item.get('section', '')}",
+                    "is_paraphrase": bool(item.get("is_paraphrase", False)),
+                },
+            )
+        )
     report(name, len(out), dropped, stats)
     return out

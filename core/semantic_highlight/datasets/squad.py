@@ -32,8 +32,14 @@ def locate_answer(context: str, text: str, start: int | None) -> tuple[int, int]
     return best, best + len(text)
 
 
-def load_squad(path: str | Path, *, lang: str = "en", source: str | None = None,
-               keep_unanswerable: bool = True, stats: Counter[str] | None = None) -> list[Example]:
+def load_squad(
+    path: str | Path,
+    *,
+    lang: str = "en",
+    source: str | None = None,
+    keep_unanswerable: bool = True,
+    stats: Counter[str] | None = None,
+) -> list[Example]:
     """Load a SQuAD-format file into :class:`Example` objects (one per question).
 
     Unanswerable questions (``is_impossible`` true, or no answers) become examples with no
@@ -68,10 +74,18 @@ def load_squad(path: str | Path, *, lang: str = "en", source: str | None = None,
                 if not answers and not keep_unanswerable:
                     dropped["unanswerable"] += 1
                     continue
-                relevant = frozenset(i for i, (s, e) in enumerate(spans)
-                                     for a, b in found if s < b and a < e)
+                relevant = frozenset(i for i, (s, e) in enumerate(spans) for a, b in found if s < b and a < e)
                 meta = {"title": article.get("title", ""), "answers": [a.get("text", "") for a in answers]}
-                out.append(Example(id=f"{name}:{qa.get('id', len(out))}", query=question,
-                                   sentences=sentences, relevant=relevant, lang=lang, source=name, meta=meta))
+                out.append(
+                    Example(
+                        id=f"{name}:{qa.get('id', len(out))}",
+                        query=question,
+                        sentences=sentences,
+                        relevant=relevant,
+                        lang=lang,
+                        source=name,
+                        meta=meta,
+                    )
+                )
     report(name, len(out), dropped, stats)
     return out

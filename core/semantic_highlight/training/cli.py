@@ -32,8 +32,12 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--soft-weight", type=float, default=0.0,
-                   help="weight of the e5-cosine soft targets (needs the teacher step; 0 = off)")
+    p.add_argument(
+        "--soft-weight",
+        type=float,
+        default=0.0,
+        help="weight of the e5-cosine soft targets (needs the teacher step; 0 = off)",
+    )
     p.add_argument("--train-max-length", type=int, default=160, help="window length of training inputs")
     p.add_argument("--freeze-layers", type=int, default=4, help="freeze embeddings + this many lowest layers")
     p.add_argument("--vocab-size", type=int, default=40000)
@@ -76,10 +80,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "train" in steps:
         from semantic_highlight.training.train import TrainConfig, train
 
-        cfg = TrainConfig(encoder_dir=str(pruned), run_dir=str(run), max_length=a.max_length,
-                          batch_size=a.batch_size, lr=a.lr, max_steps=a.max_steps,
-                          time_budget_min=a.time_budget_min, seed=a.seed, soft_weight=a.soft_weight,
-                          freeze_layers=a.freeze_layers, train_max_length=a.train_max_length)
+        cfg = TrainConfig(
+            encoder_dir=str(pruned),
+            run_dir=str(run),
+            max_length=a.max_length,
+            batch_size=a.batch_size,
+            lr=a.lr,
+            max_steps=a.max_steps,
+            time_budget_min=a.time_budget_min,
+            seed=a.seed,
+            soft_weight=a.soft_weight,
+            freeze_layers=a.freeze_layers,
+            train_max_length=a.train_max_length,
+        )
         t0 = time.time()
         train(cfg, train_ex, cos)
         (run / "data_stats.json").write_text(json.dumps(dict(stats), indent=2))

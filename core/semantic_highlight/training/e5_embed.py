@@ -28,8 +28,9 @@ class E5Embedder:
         self.pad_id = 1
 
     @torch.inference_mode()
-    def encode(self, texts: Sequence[str], prefix: str = "passage: ", batch_size: int = 64,
-               bf16: bool = True) -> torch.Tensor:
+    def encode(
+        self, texts: Sequence[str], prefix: str = "passage: ", batch_size: int = 64, bf16: bool = True
+    ) -> torch.Tensor:
         """Embed ``texts`` (each prefixed with ``prefix``); returns [n, hidden] float32, unit norm."""
         encs = self.tokenizer.encode_batch([prefix + t for t in texts])
         ids = [e.ids for e in encs]

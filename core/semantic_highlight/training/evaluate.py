@@ -40,13 +40,17 @@ def calibrate_and_export(run: Path, encoder_dir: Path, out: Path, val: Sequence[
     tok = Tokenizer.from_file(str(encoder_dir / "tokenizer.json"))
     scores = predict(model, tok, val, max_length)
     thr, f1 = best_threshold(val, scores)
-    per_lang = {lang: micro_f1([e for e in val if e.lang == lang],
-                               [s for e, s in zip(val, scores, strict=True) if e.lang == lang], thr)
-                for lang in sorted({e.lang for e in val})}
+    per_lang = {
+        lang: micro_f1(
+            [e for e in val if e.lang == lang], [s for e, s in zip(val, scores, strict=True) if e.lang == lang], thr
+        )
+        for lang in sorted({e.lang for e in val})
+    }
     log.info("validation: threshold %.2f micro F1 %.4f %s", thr, f1, per_lang)
     export_open_provence(model, encoder_dir / "tokenizer.json", out, max_length, thr)
-    (run / "validation.json").write_text(json.dumps({"threshold": thr, "f1": f1, "per_lang": per_lang,
-                                                     "step": state["step"], "n": len(val)}, indent=2))
+    (run / "validation.json").write_text(
+        json.dumps({"threshold": thr, "f1": f1, "per_lang": per_lang, "step": state["step"], "n": len(val)}, indent=2)
+    )
     return thr
 
 
@@ -68,8 +72,14 @@ def keyword_scores(query: str, sentences: Sequence[str]) -> list[float]:
     return out
 
 
-def evaluate_heldout(folder: Path, data_dir: str, out_json: Path, e5_dir: Path | None,
-                     limit: int | None = None, val: Sequence[Example] | None = None) -> dict[str, object]:
+def evaluate_heldout(
+    folder: Path,
+    data_dir: str,
+    out_json: Path,
+    e5_dir: Path | None,
+    limit: int | None = None,
+    val: Sequence[Example] | None = None,
+) -> dict[str, object]:
     """Micro F1 of the exported model at its default threshold on the held-out sets, plus baselines."""
     from semantic_highlight.training.heldout import heldout_sets
 
@@ -85,9 +95,12 @@ def evaluate_heldout(folder: Path, data_dir: str, out_json: Path, e5_dir: Path |
     for name, exs in heldout_sets(data_dir, limit).items():
         t0 = time.time()
         scores = predict(model, tok, exs, max_length)
-        res: dict[str, object] = {"n": len(exs), "model": micro_f1(exs, scores, thr),
-                                  "model_best_threshold": best_threshold(exs, scores),
-                                  "seconds": round(time.time() - t0, 1)}
+        res: dict[str, object] = {
+            "n": len(exs),
+            "model": micro_f1(exs, scores, thr),
+            "model_best_threshold": best_threshold(exs, scores),
+            "seconds": round(time.time() - t0, 1),
+        }
         kw = [keyword_scores(e.query, e.sentences) for e in exs]
         res["keyword_oracle_threshold"] = best_threshold(exs, kw)
         if emb is not None:

@@ -29,9 +29,14 @@ def special_ids(tok: Tokenizer) -> tuple[int, int, int]:
     return tok.token_to_id("<s>"), tok.token_to_id("</s>"), tok.token_to_id("<pad>")
 
 
-def build_windows(tok: Tokenizer, query: str, sentences: Sequence[str], max_length: int,
-                  max_query_tokens: int = 64,
-                  sent_ids: Sequence[list[int]] | None = None) -> list[Window]:
+def build_windows(
+    tok: Tokenizer,
+    query: str,
+    sentences: Sequence[str],
+    max_length: int,
+    max_query_tokens: int = 64,
+    sent_ids: Sequence[list[int]] | None = None,
+) -> list[Window]:
     """Pack sentences greedily into windows; a sentence longer than the capacity is split into chunks."""
     bos, eos, _ = special_ids(tok)
     q = tok.encode(query, add_special_tokens=False).ids[:max_query_tokens]
@@ -64,8 +69,9 @@ def build_windows(tok: Tokenizer, query: str, sentences: Sequence[str], max_leng
     return windows
 
 
-def sentence_means(probs: Sequence[float], sent_index: Sequence[int], n_sentences: int,
-                   acc: list[list[float]] | None = None) -> list[list[float]]:
+def sentence_means(
+    probs: Sequence[float], sent_index: Sequence[int], n_sentences: int, acc: list[list[float]] | None = None
+) -> list[list[float]]:
     """Collect token keep-probabilities per sentence (append into ``acc`` across windows)."""
     acc = acc if acc is not None else [[] for _ in range(n_sentences)]
     for p, s in zip(probs, sent_index, strict=False):

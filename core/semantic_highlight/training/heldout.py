@@ -32,9 +32,16 @@ def load_multispanqa_valid(path: str | Path, limit: int | None = None) -> list[E
             if lab != "O":
                 a = starts[k]
                 rel.update(i for i, (s, e) in enumerate(spans) if s <= a < e)
-        out.append(Example(id=f"msqa:{item['id']}", query=" ".join(item["question"]),
-                           sentences=tuple(text[s:e] for s, e in spans), relevant=frozenset(rel),
-                           lang="en", source="multispanqa"))
+        out.append(
+            Example(
+                id=f"msqa:{item['id']}",
+                query=" ".join(item["question"]),
+                sentences=tuple(text[s:e] for s, e in spans),
+                relevant=frozenset(rel),
+                lang="en",
+                source="multispanqa",
+            )
+        )
     return out
 
 
@@ -46,9 +53,16 @@ def load_fgc(path: str | Path) -> list[Example]:
         for q in doc["QUESTIONS"]:
             if not q.get("SHINT"):
                 continue
-            out.append(Example(id=f"fgc:{q['QID']}", query=q.get("QTEXT_CN") or q["QTEXT"], sentences=sents,
-                               relevant=frozenset(int(i) for i in q["SHINT"] if int(i) < len(sents)),
-                               lang="zh", source="fgc"))
+            out.append(
+                Example(
+                    id=f"fgc:{q['QID']}",
+                    query=q.get("QTEXT_CN") or q["QTEXT"],
+                    sentences=sents,
+                    relevant=frozenset(int(i) for i in q["SHINT"] if int(i) < len(sents)),
+                    lang="zh",
+                    source="fgc",
+                )
+            )
     return out
 
 

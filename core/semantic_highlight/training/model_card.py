@@ -42,9 +42,15 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         "| source | licence | examples |",
         "|---|---|---|",
     ]
-    lic = {"tydi": "Apache-2.0", "selqa": "Apache-2.0", "hotpot": "CC BY-SA 4.0 (HotpotQA)",
-           "cmrc": "CC BY-SA 4.0", "cmrc_trial": "CC BY-SA 4.0", "drcd": "CC BY-SA 3.0",
-           "handwritten": "CC BY-SA (derived from the passages above)"}
+    lic = {
+        "tydi": "Apache-2.0",
+        "selqa": "Apache-2.0",
+        "hotpot": "CC BY-SA 4.0 (HotpotQA)",
+        "cmrc": "CC BY-SA 4.0",
+        "cmrc_trial": "CC BY-SA 4.0",
+        "drcd": "CC BY-SA 3.0",
+        "handwritten": "CC BY-SA (derived from the passages above)",
+    }
     for key, n in sorted(stats.items()):
         if key.startswith("train:") and key != "train:total":
             src = key.split(":")[1]
@@ -66,12 +72,15 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         f"Seeded ({cfg.get('seed')}), CPU (2 shared vCPU), bf16 autocast, AdamW lr {cfg.get('lr')} (heads"
         f" {cfg.get('head_lr')}), linear warmup/decay, batch {cfg.get('batch_size')}, {val.get('step', '?')}"
         f" steps, max_length {cfg.get('max_length')}. Loss on context tokens only (query and special tokens"
-        " ignored): " + (
+        " ignored): "
+        + (
             f"soft-target cross-entropy where gold-sentence tokens have target 1 and other context tokens"
             f" {cfg.get('soft_weight')} x the e5 bi-encoder's query–sentence cosine rescaled per language"
             f" ({cfg.get('teacher_scale')}), distilling the encoder's semantic similarity"
-            if cfg.get("soft_weight") else "cross-entropy, target 1 on gold-sentence tokens and 0 elsewhere"
-        ) + f"; plus {cfg.get('rank_weight')} x BCE of a ranking head (window contains a gold"
+            if cfg.get("soft_weight")
+            else "cross-entropy, target 1 on gold-sentence tokens and 0 elsewhere"
+        )
+        + f"; plus {cfg.get('rank_weight')} x BCE of a ranking head (window contains a gold"
         " sentence). Rebuild: `python -m semantic_highlight.training all` (see the package docstring).",
         "",
         "## Metrics (sentence-level micro F1 at the default threshold)",
@@ -81,11 +90,11 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
     ]
     if held:
         lines += [
-        "Held-out sets (never trained on). Baselines use their best threshold chosen ON the test set itself",
-        "(an oracle, so the margins are conservative).",
-        "",
-        "| set | n | model F1 | P | R | model best-thr F1 | keyword (oracle) | e5 cosine (oracle) |",
-        "|---|---|---|---|---|---|---|---|",
+            "Held-out sets (never trained on). Baselines use their best threshold chosen ON the test set itself",
+            "(an oracle, so the margins are conservative).",
+            "",
+            "| set | n | model F1 | P | R | model best-thr F1 | keyword (oracle) | e5 cosine (oracle) |",
+            "|---|---|---|---|---|---|---|---|",
         ]
     for name, r in held.items():
         if not isinstance(r, dict):
@@ -94,11 +103,15 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         kw = r.get("keyword_oracle_threshold", [None, None])
         e5 = r.get("e5_cosine_oracle_threshold", [None, None])
         best = r.get("model_best_threshold", [None, None])
-        lines.append(f"| {name} | {r['n']} | {_fmt(m['f1'])} | {_fmt(m['precision'])} | {_fmt(m['recall'])} | "
-                     f"{_fmt(best[1])} @ {best[0]} | {_fmt(kw[1])} @ {kw[0]} | {_fmt(e5[1])} @ {e5[0]} |")
+        lines.append(
+            f"| {name} | {r['n']} | {_fmt(m['f1'])} | {_fmt(m['precision'])} | {_fmt(m['recall'])} | "
+            f"{_fmt(best[1])} @ {best[0]} | {_fmt(kw[1])} @ {kw[0]} | {_fmt(e5[1])} @ {e5[0]} |"
+        )
     lines += ["", "Targets (issue 3): XQuAD-en/zh ≥ 0.86, MultiSpanQA ≥ 0.70, FGC ≥ 0.60, ≥ 0.15 over baselines."]
-    for md, title in ((run / "eval" / "results.md", "Evaluation harness (`semantic-highlight eval`)"),
-                      (run / "bench" / "bench.md", "Throughput (`semantic-highlight bench`, CPU)")):
+    for md, title in (
+        (run / "eval" / "results.md", "Evaluation harness (`semantic-highlight eval`)"),
+        (run / "bench" / "bench.md", "Throughput (`semantic-highlight bench`, CPU)"),
+    ):
         if md.exists():
             body = md.read_text().replace("## Evaluation results", "").strip()
             lines += ["", f"## {title}", "", body]
@@ -106,8 +119,12 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         lines += ["", "## Throughput (CPU)", "```", json.dumps(thr_json, indent=2), "```"]
     if notes:
         lines += ["", "## Notes", notes]
-    lines += ["", "## Licence", "Base model MIT (multilingual-e5-small). Fine-tuning data licences above;",
-              "the CC BY-SA share-alike terms apply to these weights."]
+    lines += [
+        "",
+        "## Licence",
+        "Base model MIT (multilingual-e5-small). Fine-tuning data licences above;",
+        "the CC BY-SA share-alike terms apply to these weights.",
+    ]
     out = folder / "README.md"
     out.write_text("\n".join(lines) + "\n")
     return out

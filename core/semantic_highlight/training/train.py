@@ -72,8 +72,13 @@ def teacher_scale(examples: Sequence[Example], cos: dict[str, list[float]]) -> d
     return out
 
 
-def make_items(examples: Sequence[Example], tok: Tokenizer, cfg: TrainConfig,
-               cos: dict[str, list[float]] | None, rng: random.Random) -> list[Item]:
+def make_items(
+    examples: Sequence[Example],
+    tok: Tokenizer,
+    cfg: TrainConfig,
+    cos: dict[str, list[float]] | None,
+    rng: random.Random,
+) -> list[Item]:
     """Windows with targets: 1 on gold-sentence tokens, ``soft_weight * teacher`` elsewhere in the context."""
     items: list[Item] = []
     all_sents = [s for e in examples for s in e.sentences]
@@ -124,12 +129,17 @@ def collate(items: Sequence[Item], pad_id: int) -> dict[str, torch.Tensor]:
     for r, it in enumerate(items):
         ids[r, : len(it.ids)] = torch.tensor(it.ids)
         tgt[r, : len(it.targets)] = torch.tensor(it.targets)
-    return {"input_ids": ids, "attention_mask": (ids != pad_id).long(), "targets": tgt,
-            "rank": torch.tensor([it.rank for it in items])}
+    return {
+        "input_ids": ids,
+        "attention_mask": (ids != pad_id).long(),
+        "targets": tgt,
+        "rank": torch.tensor([it.rank for it in items]),
+    }
 
 
-def loss_fn(rank_logit: torch.Tensor, tok_logits: torch.Tensor, batch: dict[str, torch.Tensor],
-            rank_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+def loss_fn(
+    rank_logit: torch.Tensor, tok_logits: torch.Tensor, batch: dict[str, torch.Tensor], rank_weight: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Soft-target token cross-entropy on context tokens + weighted ranking BCE; returns (total, token)."""
     tgt = batch["targets"]
     mask = tgt != IGNORE
@@ -152,17 +162,36 @@ def _param_groups(model: ProvenceModel, cfg: TrainConfig) -> list[dict[str, obje
             enc_nodecay.append(p)
         else:
             enc_decay.append(p)
-    return [{"params": enc_decay, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
-            {"params": enc_nodecay, "lr": cfg.lr, "weight_decay": 0.0},
-            {"params": heads, "lr": cfg.head_lr, "weight_decay": 0.0}]
+    return [
+        {"params": enc_decay, "lr": cfg.lr, "weight_decay": cfg.weight_decay},
+        {"params": enc_nodecay, "lr": cfg.lr, "weight_decay": 0.0},
+        {"params": heads, "lr": cfg.head_lr, "weight_decay": 0.0},
+    ]
 
 
-def _save_ckpt(path: Path, model: ProvenceModel, opt: torch.optim.Optimizer,
-               sched: torch.optim.lr_scheduler.LambdaLR, step: int, cfg: TrainConfig, elapsed: float) -> None:
+def _save_ckpt(
+    path: Path,
+    model: ProvenceModel,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LambdaLR,
+    step: int,
+    cfg: TrainConfig,
+    elapsed: float,
+) -> None:
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "step": step, "elapsed": elapsed, "cfg": asdict(cfg), "rng": random.getstate(),
-                "torch_rng": torch.get_rng_state()}, tmp)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "opt": opt.state_dict(),
+            "sched": sched.state_dict(),
+            "step": step,
+            "elapsed": elapsed,
+            "cfg": asdict(cfg),
+            "rng": random.getstate(),
+            "torch_rng": torch.get_rng_state(),
+        },
+        tmp,
+    )
     os.replace(tmp, path)
 
 
@@ -183,8 +212,10 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
     model = ProvenceModel.from_encoder(cfg.encoder_dir)
     if cfg.freeze_layers >= 0:  # keep the embeddings (and the lowest layers) of the bi-encoder fixed
         bert = model.ranking_model.bert
-        for p in [*bert.embeddings.parameters(),
-                  *(q for layer in bert.encoder.layer[: cfg.freeze_layers] for q in layer.parameters())]:
+        for p in [
+            *bert.embeddings.parameters(),
+            *(q for layer in bert.encoder.layer[: cfg.freeze_layers] for q in layer.parameters()),
+        ]:
             p.requires_grad_(False)
     opt = torch.optim.AdamW(_param_groups(model, cfg))
     progress = [0.0]  # max(step / max_steps, elapsed / time budget): the schedule also fits a time budget
@@ -233,8 +264,16 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
             ema = tok_loss.item() if ema is None else 0.98 * ema + 0.02 * tok_loss.item()
             if step % 20 == 0:
                 el = time.time() - t0
-                log.info("step %d/%d epoch %d tok_loss %.4f (ema %.4f) lr %.2e %.1f min", step, cfg.max_steps,
-                         epoch, tok_loss.item(), ema, sched.get_last_lr()[0], el / 60)
+                log.info(
+                    "step %d/%d epoch %d tok_loss %.4f (ema %.4f) lr %.2e %.1f min",
+                    step,
+                    cfg.max_steps,
+                    epoch,
+                    tok_loss.item(),
+                    ema,
+                    sched.get_last_lr()[0],
+                    el / 60,
+                )
             out_of_time = progress[0] >= 1.0
             if time.time() - last_ckpt > cfg.ckpt_every_min * 60 or step >= cfg.max_steps or out_of_time:
                 _save_ckpt(ckpt, model, opt, sched, step, cfg, time.time() - t0)
@@ -248,8 +287,14 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
 
 
 @torch.inference_mode()
-def predict(model: ProvenceModel, tok: Tokenizer, examples: Sequence[Example], max_length: int,
-            batch_size: int = 32, bf16: bool = False) -> list[list[float]]:
+def predict(
+    model: ProvenceModel,
+    tok: Tokenizer,
+    examples: Sequence[Example],
+    max_length: int,
+    batch_size: int = 32,
+    bf16: bool = False,
+) -> list[list[float]]:
     """Sentence scores (mean token keep-probability) per example, windows batched like the engine."""
     _, _, pad = special_ids(tok)
     flat: list[tuple[int, Window]] = []
