@@ -85,6 +85,11 @@ class AnnotateOptions:
     top_n: int | None = None
     context_sentences: int = 0
 
+    @classmethod
+    def from_settings(cls, settings: object) -> AnnotateOptions:
+        """Read the options from any object with attributes of the same names (a wrapper's settings)."""
+        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
+
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")

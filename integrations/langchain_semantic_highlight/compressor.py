@@ -75,14 +75,7 @@ class _HighlightSettings(BaseModel):
         return self
 
     def _options(self) -> AnnotateOptions:
-        return AnnotateOptions(
-            mode=self.mode,
-            threshold=self.threshold,
-            top_k=self.top_k,
-            drop_empty=self.drop_empty,
-            top_n=self.top_n,
-            context_sentences=self.context_sentences,
-        )
+        return AnnotateOptions.from_settings(self)
 
     def _score(
         self,

@@ -111,14 +111,7 @@ class SemanticHighlightPostprocessor(BaseNodePostprocessor):
         return self._highlighter
 
     def _options(self) -> AnnotateOptions:
-        return AnnotateOptions(
-            mode=self.mode,
-            threshold=self.threshold,
-            top_k=self.top_k,
-            drop_empty=self.drop_empty,
-            top_n=self.top_n,
-            context_sentences=self.context_sentences,
-        )
+        return AnnotateOptions.from_settings(self)
 
     @staticmethod
     def _query(query_bundle: QueryBundle | None) -> str:
