@@ -25,7 +25,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def tiny_highlighter(name: str) -> Any:
     from semantic_highlight import SemanticHighlighter
 
-    return SemanticHighlighter(model=str(FIXTURES / name), device="cpu")
+    return SemanticHighlighter(model=str(FIXTURES / name), device="cpu", dtype="float32")  # parity needs fp32
 
 
 @pytest.fixture(scope="session")

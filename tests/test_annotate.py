@@ -431,7 +431,8 @@ def _tiny_encoder(folder: Path) -> Path:
     from transformers import BertConfig, BertModel
 
     folder.mkdir()
-    shutil.copy(FIXTURES / "op-tiny-xlmr" / "tokenizer.json", folder / "tokenizer.json")
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(FIXTURES / "op-tiny-xlmr" / name, folder / name)
     vocab = Tokenizer.from_file(str(folder / "tokenizer.json")).get_vocab_size()
     cfg = {
         "model_type": "bert",
@@ -483,7 +484,67 @@ def test_annotate_then_train_tiny_model(tmp_path: Path) -> None:
         encoder_dir=str(enc), run_dir=str(run), max_length=64, batch_size=4, max_steps=3, soft_weight=0.0, threads=2
     )
     train(cfg, examples, None)
-    calibrate_and_export(run, enc, out, examples, 64)
+    calibrate_and_export(run, out, examples, 64)
     result = SemanticHighlighter(model=str(out), device="cpu").highlight("Where was Curie born?", EN)
     assert [s.text for s in result.sentences] == [s["text"] for s in read_jsonl(labelled)[0]["sentences"]]
     assert all(0.0 <= s.score <= 1.0 for s in result.sentences)
+
+
+@pytest.mark.skipif(not (FIXTURES / "op-tiny-xlmr").is_dir(), reason="../shared/fixtures is not available")
+def test_train_cli_on_annotate_output_then_fine_tune(tmp_path: Path) -> None:
+    """`semantic-highlight train --train-file <annotate output>` from an encoder, then `--init-from` that model."""
+    import torch
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from semantic_highlight import SemanticHighlighter
+    from semantic_highlight.cli import main as front
+    from semantic_highlight.models.open_provence import load_tokenizer
+    from semantic_highlight.training.model import ProvenceModel
+
+    items = [{"query": f"Where was Curie born? ({i})", "context": EN} for i in range(6)]
+    items += [{"query": f"长城有多长？({i})", "context": ZH} for i in range(6)]
+    replies = [answer([1])] * 6 + [answer([2], "句2给出了长度。")] * 6
+    labelled = tmp_path / "labelled.jsonl"
+    annotate(items, labelled, LangChainBackend(GenericFakeChatModel(messages=iter(replies)), name="fake"))
+    enc = _tiny_encoder(tmp_path / "encoder")
+    common = ["--train-file", str(labelled), "--build", str(tmp_path / "build"), "--batch-size", "4"]
+    first = tmp_path / "first"
+    args = [*common, "--encoder", str(enc), "--out", str(first), "--max-steps", "4", "--max-length", "64"]
+    assert front(["train", *args, "--run", "a", "--val-share", "0.3"]) == 0
+    cfg = json.loads((first / "config.json").read_text())
+    assert cfg["max_length"] == 64 and 0 < cfg["default_threshold"] < 1
+    assert load_tokenizer(first)[1] == load_tokenizer(enc)[1]  # scored with the layout it was trained with
+    stats = json.loads((tmp_path / "build" / "a" / "data_stats.json").read_text())
+    assert stats["train:user"] + stats["val:user"] == 12 and stats["val:user"] > 0
+    assert "train:tydi" not in stats  # the user's file alone, no built-in mix
+
+    second = tmp_path / "second"
+    args = [*common, "--init-from", str(first), "--out", str(second), "--epochs", "1", "--val-file", str(labelled)]
+    assert front(["train", *args, "--run", "b"]) == 0
+    assert json.loads((second / "config.json").read_text())["max_length"] == 64  # inherited from --init-from
+    state = json.loads((tmp_path / "build" / "b" / "train_config.json").read_text())
+    assert state["init_from"] == str(first) and state["max_steps"] == 3 and state["head_lr"] == state["lr"] == 2e-5
+    before, after = ProvenceModel.from_pretrained(first), ProvenceModel.from_pretrained(second)
+    w = "pruning_head.classifier.weight"
+    assert not torch.equal(before.state_dict()[w], after.state_dict()[w])  # it trained from the first model
+
+    h = SemanticHighlighter(model=str(second), device="cpu")
+    result = h.highlight("长城有多长？", ZH)
+    zh_record = next(r for r in read_jsonl(labelled) if r["lang"] == "zh")
+    assert [s.text for s in result.sentences] == [s["text"] for s in zh_record["sentences"]]
+
+
+def test_train_cli_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    from semantic_highlight.cli import main as front
+
+    for argv, message in (
+        (["train"], "give --train-file"),
+        (
+            ["train", "--train-file", "x", "--init-from", "default", "--encoder", "e", "--out", "m"],
+            "exclude each other",
+        ),
+        (["train", "--train-file", "x.jsonl", "--val-share", "1.5", "--out", "m"], "--val-share"),
+        (["train", "--train-file", "x.jsonl", "--init-from", "default"], "--out is required"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            front(argv)
+        assert info.value.code == 2 and message in capsys.readouterr().err

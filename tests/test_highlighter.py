@@ -195,6 +195,25 @@ def test_bf16_autocast_on_cpu_stays_close(xlmr: SemanticHighlighter) -> None:
     assert [s.score for s in b.sentences] == pytest.approx([s.score for s in a.sentences], abs=0.05)
 
 
+def test_int8_dynamic_quantization_on_cpu_stays_close(xlmr: SemanticHighlighter) -> None:
+    import warnings
+
+    from conftest import FIXTURES
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no deprecation noise from quantization reaches the user
+        h = SemanticHighlighter(model=str(FIXTURES / "op-tiny-xlmr"), device="cpu", dtype="int8")
+    quantized = [m for m in h.model.ranking_model.modules() if "quantized" in type(m).__module__]
+    assert quantized, "no Linear layer was quantized"
+    kept = [m for m in h.model.ranking_model.modules() if type(m) is torch.nn.Linear]
+    assert kept and all(m.in_features > m.out_features for m in kept)  # down-projections stay fp32
+    a = xlmr.highlight("capital of France", DOC_EN)
+    b = h.highlight("capital of France", DOC_EN)
+    assert [s.score for s in b.sentences] == pytest.approx([s.score for s in a.sentences], abs=0.05)
+    with pytest.raises(ValueError, match="CPU only"):
+        SemanticHighlighter(model=str(FIXTURES / "op-tiny-xlmr"), device="meta", dtype="int8")
+
+
 def test_unknown_or_missing_model(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not a checkpoint folder"):
         SemanticHighlighter(model=str(tmp_path / "missing"))

@@ -9,6 +9,7 @@ import pytest
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.exists(), reason="shared/data not available")
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "core" / "semantic_highlight" / "default_model"
 
 
 def _full_tokenizer_path() -> Path | None:
@@ -111,16 +112,13 @@ def test_selqa_and_hotpot_loaders() -> None:
 
 
 def test_labels_only_on_gold_context_tokens() -> None:
-    from semantic_highlight.training.features import IGNORE, build_windows
+    from semantic_highlight.training.features import IGNORE, Encoding, build_windows
     from semantic_highlight.training.train import window_targets
-    from tokenizers import Tokenizer
 
-    src = _full_tokenizer_path()
-    if src is None:
-        pytest.skip("e5 tokenizer.json not installed")
-    tok = Tokenizer.from_file(str(src))
+    enc = Encoding.from_folder(DEFAULT_MODEL)
+    tok = enc.tokenizer
     sents = ["The film was directed by A. ", "It stars C. ", "它在北京拍摄。"]
-    (w,) = build_windows(tok, "Who directed the film?", sents, max_length=128)
+    (w,) = build_windows(enc, "Who directed the film?", sents, max_length=128)
     t = window_targets(w, frozenset({0}))
     q_len = len(tok.encode("Who directed the film?", add_special_tokens=False).ids)
     assert t[: q_len + 3] == [IGNORE] * (q_len + 3) and t[-1] == IGNORE
@@ -131,7 +129,24 @@ def test_labels_only_on_gold_context_tokens() -> None:
     assert ids[0] == 0 and ids[q_len + 1 : q_len + 3] == [2, 2] and ids[-1] == 2
 
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "core" / "semantic_highlight" / "default_model"
+def test_training_windows_are_the_engine_windows() -> None:
+    """Training inputs use the engine's packing: same ids for a long document cut into windows."""
+    from semantic_highlight import SemanticHighlighter
+    from semantic_highlight.splitting import split_sentences
+    from semantic_highlight.training.features import Encoding, build_windows
+
+    h = SemanticHighlighter(model=str(DEFAULT_MODEL), device="cpu")
+    doc = " ".join(f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(120))
+    doc += " " + "无标点的很长的中文句子" * 60
+    query = "Which sentence talks about topic three?"
+    engine = h.plan([(query, [doc])])
+    sents = [s.text for s in split_sentences(doc)]
+    enc = Encoding.from_folder(DEFAULT_MODEL, h.model.max_positions)
+    ours = build_windows(enc, query, sents, h.model.max_length)
+    assert len(engine) > 2
+    assert [list(w.input_ids) for w in engine] == [w.input_ids for w in ours]
+    for e, o in zip(engine, ours, strict=True):
+        assert [f.sentence for f in e.fragments for _ in range(f.end - f.start)] == [i for i in o.sent_index if i >= 0]
 
 
 @pytest.mark.skipif(not (DEFAULT_MODEL / "model.safetensors").exists(), reason="default model not built")
@@ -144,7 +159,7 @@ def test_shipped_model_files_and_quality_smoke() -> None:
     from semantic_highlight.training.evaluate import load_exported
     from semantic_highlight.training.train import predict
 
-    model, tok, cfg = load_exported(DEFAULT_MODEL)
+    model, enc, cfg = load_exported(DEFAULT_MODEL)
     cases = [
         Example(
             "en",
@@ -160,5 +175,5 @@ def test_shipped_model_files_and_quality_smoke() -> None:
             lang="zh",
         ),
     ]
-    for ex, scores in zip(cases, predict(model, tok, cases, int(cfg["max_length"])), strict=True):
+    for ex, scores in zip(cases, predict(model, enc, cases, int(cfg["max_length"])), strict=True):
         assert max(range(len(scores)), key=scores.__getitem__) == 1, (ex.id, scores)

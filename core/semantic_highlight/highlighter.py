@@ -183,34 +183,12 @@ class SemanticHighlighter:
         ``on_batch(done, total)`` is called after each model batch with the number of windows
         scored so far and in all (for progress reporting, e.g. framework callbacks).
         """
-        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
-            raise TypeError("pairs must be a list of (query, documents) tuples")
         cut = _check_threshold(threshold, "threshold")
         cut = self.threshold if cut is None else cut
         floor = _check_threshold(min_score, "min_score")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
             raise ValueError(f"top_k must be a non-negative int or None, got {top_k!r}")
-        queries: list[str] = []
-        docs_per_query: list[list[Document]] = []
-        for n, pair in enumerate(pairs):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise TypeError(f"pairs[{n}] must be a (query, documents) tuple")
-            query, documents = pair
-            if not isinstance(query, str):
-                raise TypeError(f"query must be a str, got {type(query).__name__}")
-            queries.append(query)
-            docs_per_query.append(_check_documents(documents, "documents"))
-
-        prepared: list[_Pair] = []
-        for q, documents in enumerate(docs_per_query):
-            for doc in documents:
-                if isinstance(doc, str):
-                    spans = [(s.start, s.end) for s in split_sentences(doc, self.max_sentence_chars)]
-                    prepared.append(_Pair(q, doc, spans))
-                else:
-                    text, spans = _presplit_spans(doc)
-                    prepared.append(_Pair(q, text, spans))
-
+        queries, prepared = self._prepare(pairs)
         windows = self._plan(queries, prepared)
         progress = self.show_progress if show_progress is None else show_progress
         with self._lock:
@@ -235,6 +213,38 @@ class SemanticHighlighter:
                 )
             )
         return out
+
+    def plan(self, pairs: Sequence[tuple[str, Document | Sequence[Document]]]) -> list[Window]:
+        """The model windows :meth:`highlight_batch` would score for ``pairs`` (split, tokenized and
+        packed, not run): what benchmarks time as the floor and training packs its inputs like."""
+        return self._plan(*self._prepare(pairs))
+
+    def _prepare(self, pairs: Sequence[tuple[str, Document | Sequence[Document]]]) -> tuple[list[str], list[_Pair]]:
+        """Validate ``pairs`` and split every document into sentence spans."""
+        if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
+            raise TypeError("pairs must be a list of (query, documents) tuples")
+        queries: list[str] = []
+        docs_per_query: list[list[Document]] = []
+        for n, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"pairs[{n}] must be a (query, documents) tuple")
+            query, documents = pair
+            if not isinstance(query, str):
+                raise TypeError(f"query must be a str, got {type(query).__name__}")
+            queries.append(query)
+            docs_per_query.append(_check_documents(documents, "documents"))
+
+        prepared: list[_Pair] = []
+        for q, documents in enumerate(docs_per_query):
+            for doc in documents:
+                if isinstance(doc, str):
+                    spans = [(s.start, s.end) for s in split_sentences(doc, self.max_sentence_chars)]
+                    prepared.append(_Pair(q, doc, spans))
+                else:
+                    text, spans = _presplit_spans(doc)
+                    prepared.append(_Pair(q, text, spans))
+
+        return queries, prepared
 
     def _plan(self, queries: list[str], prepared: list[_Pair]) -> list[Window]:
         model = self.model

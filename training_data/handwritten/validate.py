@@ -1,14 +1,18 @@
-"""Validate the hand-written paraphrase examples.
+"""Validate the hand-written examples (every ``*.jsonl`` in this folder).
 
 Checks: every line parses; required fields; ids unique; "".join(sentences) is a substring of the
 source passage (DRCD compared after OpenCC t2s unless script == traditional); 3-12 sentences;
-indices in range and unique; unanswerable <=> relevant == []; no evaluation-set sources.
+indices in range and unique; unanswerable <=> relevant == []; no evaluation-set sources; and
+text-level disjointness: no passage shares 5 or more 10-word (English) or 12-character (Chinese,
+after t2s) shingles with any evaluation text (``--no-overlap`` skips this slower check).
 Run with the project venv: .venv/bin/python training_data/handwritten/validate.py
 """
 
 import collections
+import glob
 import json
 import os
+import re
 import sys
 
 D = os.environ.get("SHARED_DATA", "/work/shared/data")
@@ -56,10 +60,12 @@ def main():
     except Exception:
         t2s = None
     total_err = 0
-    for lang in ("en", "zh"):
-        path = os.path.join(HERE, f"paraphrase_{lang}.jsonl")
-        ids, seen, c, err = set(), set(), collections.Counter(), 0
-        n = xl = 0
+    ids, seen = set(), set()
+    texts = {}  # passage text -> first example id, for the overlap check
+    for path in sorted(glob.glob(os.path.join(HERE, "*.jsonl"))):
+        lang = os.path.basename(path)
+        c, err = collections.Counter(), 0
+        n = xl = multi = 0
         for ln, line in enumerate(_text(path).splitlines(keepends=True), 1):
             try:
                 o = json.loads(line)
@@ -106,9 +112,59 @@ def main():
             seen.add(key)
             c[o["query_type"]] += 1
             xl += bool(o.get("cross_lingual"))
-        print(f"{lang}: {n} lines, {err} errors, {dict(c)}, cross_lingual={xl}")
+            multi += len(rel) >= 2
+            texts.setdefault(joined, o["id"])
+        print(f"{lang}: {n} lines, {err} errors, {dict(c)}, cross_lingual={xl}, 2+ relevant={multi}")
         total_err += err
+    if "--no-overlap" not in sys.argv:
+        total_err += overlap_errors(texts, t2s)
     sys.exit(1 if total_err else 0)
+
+
+_WORDS = re.compile(r"[a-z0-9]+")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def shingles(text, t2s):
+    """10-word shingles of the English words and 12-character shingles of the Chinese characters."""
+    words = _WORDS.findall(text.lower())
+    han = "".join(_HAN.findall(t2s(text) if t2s else text))
+    out = {hash(" ".join(words[i : i + 10])) for i in range(len(words) - 9)}
+    return out | {hash(han[i : i + 12]) for i in range(len(han) - 11)}
+
+
+def eval_texts():
+    """Every text of the evaluation sets (and our out-of-domain benchmark sets), as raw strings."""
+    for name in EVAL:
+        for path in glob.glob(os.path.join(D, f"*{name}*", "**", "*"), recursive=True):
+            if os.path.isfile(path) and path.endswith((".json", ".jsonl", ".tsv", ".txt", ".tokens", ".raw")):
+                yield path, _text(path)
+    for path in glob.glob(os.path.join(HERE, "..", "..", "benchmarks", "data", "*.jsonl")):
+        yield path, _text(path)
+
+
+def overlap_errors(texts, t2s, limit=5):
+    """Passages sharing ``limit`` or more shingles with an evaluation text (counted per passage)."""
+    owner = collections.defaultdict(list)
+    for text, ex_id in texts.items():
+        for h in shingles(text, t2s):
+            owner[h].append(ex_id)
+    hits = collections.defaultdict(set)  # example id -> distinct shared shingles
+    for path, raw in eval_texts():
+        lines = raw.splitlines() if path.endswith(".jsonl") else [raw]
+        for chunk in lines:
+            try:  # JSON strings carry escapes: read the decoded text so shingles match
+                chunk = json.dumps(json.loads(chunk), ensure_ascii=False)
+            except ValueError:
+                pass
+            for h in shingles(chunk, t2s):
+                for ex_id in owner.get(h, ()):
+                    hits[ex_id].add(h)
+    bad = sorted(ex_id for ex_id, found in hits.items() if len(found) >= limit)
+    for ex_id in bad:
+        print("passage overlaps an evaluation text", ex_id, len(hits[ex_id]), "shingles")
+    print(f"overlap: {len(texts)} passages checked, {len(bad)} share >= {limit} shingles with evaluation texts")
+    return len(bad)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ labels those) through any :class:`ChatBackend` (an OpenAI-compatible endpoint or
 model) and appends samples the training tooling can read after :func:`write_training_jsonl`.
 """
 
-from .convert import load_examples, record_to_example, write_training_jsonl
+from .convert import load_examples, write_training_jsonl
 from .filters import REASONS, Verdict, check_label, cited_sentences
 from .llm import ChatBackend, ChatResponse, LangChainBackend, LLMError, OpenAICompatibleBackend, Usage
 from .parse import extract_json_object
@@ -30,6 +30,5 @@ __all__ = [
     "extract_json_object",
     "load_examples",
     "load_prompt",
-    "record_to_example",
     "write_training_jsonl",
 ]

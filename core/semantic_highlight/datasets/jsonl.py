@@ -1,10 +1,11 @@
-"""Our own JSONL evaluation format.
+"""Our own JSONL format, for evaluation and training alike.
 
-One object per line: ``{"query", "context" | "sentences", "relevant": [sentence indices] |
-"spans": [[start, end], ...]}`` plus optional ``id``, ``lang``, ``query_type``, ``reasoning``,
-``source``. With ``context`` the text is split by the core splitter (``relevant`` then indexes
-those sentences); gold ``spans`` are character offsets into the document text (``context``, or
-``"".join(sentences)``) and mark every sentence they overlap.
+One object per line: ``{"query", "context" | "sentences", "relevant": [sentence indices] | "spans":
+[[start, end], ...]}`` plus optional ``id``, ``lang``, ``query_type``, ``reasoning``, ``source``,
+``provenance``. ``sentences`` items are strings or ``{"text", "start", "end"}`` objects, so the
+output of ``semantic-highlight annotate`` loads as it is. With ``context`` the text is split by the
+core splitter (``relevant`` then indexes those sentences); gold ``spans`` are character offsets into
+the document text (``context``, or ``"".join(sentences)``) and mark every sentence they overlap.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ def guess_lang(text: str) -> str:
 def _parse(rec: dict[str, Any]) -> tuple[tuple[str, ...], frozenset[int]] | str:
     """(sentences, relevant) or the reason the record is dropped."""
     if isinstance(rec.get("sentences"), list):
-        sentences = tuple(str(s) for s in rec["sentences"])
+        if any(isinstance(s, dict) and not isinstance(s.get("text"), str) for s in rec["sentences"]):
+            return "sentence_without_text"
+        sentences = tuple(s["text"] if isinstance(s, dict) else str(s) for s in rec["sentences"])
         bounds, pos = [], 0
         for s in sentences:
             bounds.append((pos, pos + len(s)))
@@ -88,14 +91,15 @@ def load_jsonl(
                 dropped[parsed] += 1
                 continue
             sentences, relevant = parsed
-            meta = {k: rec[k] for k in ("query_type", "reasoning", "source") if k in rec}
+            meta = {k: rec[k] for k in ("query_type", "reasoning", "source", "provenance") if k in rec}
+            prov = rec.get("provenance") if isinstance(rec.get("provenance"), dict) else {}
             out.append(
                 Example(
                     id=f"{name}:{rec.get('id', n)}",
                     query=query,
                     sentences=sentences,
                     relevant=relevant,
-                    lang=str(rec.get("lang") or lang or guess_lang(query + "".join(sentences))),
+                    lang=str(rec.get("lang") or prov.get("lang") or lang or guess_lang(query + "".join(sentences))),
                     source=name,
                     meta=meta,
                 )

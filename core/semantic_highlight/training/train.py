@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from semantic_highlight.datasets.types import Example
-from semantic_highlight.training.features import IGNORE, Window, build_windows, special_ids
+from semantic_highlight.models.open_provence import max_positions
+from semantic_highlight.training.features import IGNORE, Encoding, Window, build_windows
 from semantic_highlight.training.model import ProvenceModel
-from tokenizers import Tokenizer
 
 log = logging.getLogger("semantic_highlight.training")
 
@@ -28,6 +28,7 @@ class TrainConfig:
 
     encoder_dir: str
     run_dir: str
+    init_from: str | None = None  # an Open Provence folder to fine-tune (e.g. the default model) instead
     max_length: int = 256
     train_max_length: int = 160
     batch_size: int = 16
@@ -74,7 +75,7 @@ def teacher_scale(examples: Sequence[Example], cos: dict[str, list[float]]) -> d
 
 def make_items(
     examples: Sequence[Example],
-    tok: Tokenizer,
+    enc: Encoding,
     cfg: TrainConfig,
     cos: dict[str, list[float]] | None,
     rng: random.Random,
@@ -82,16 +83,18 @@ def make_items(
     """Windows with targets: 1 on gold-sentence tokens, ``soft_weight * teacher`` elsewhere in the context."""
     items: list[Item] = []
     all_sents = [s for e in examples for s in e.sentences]
-    enc = tok.encode_batch(all_sents, add_special_tokens=False)
+    encoded = enc.tokenizer.encode_batch(all_sents, add_special_tokens=False)
     pos = 0
     for ex in examples:
-        sent_ids = [e.ids for e in enc[pos : pos + len(ex.sentences)]]
+        sent_ids = [e.ids for e in encoded[pos : pos + len(ex.sentences)]]
         pos += len(ex.sentences)
         soft = [0.0] * len(ex.sentences)
         if cos is not None and ex.id in cos and cfg.soft_weight > 0:
             lo, hi = cfg.teacher_scale.get(ex.lang, cfg.teacher_scale.get("en", [0.8, 0.9]))
             soft = [cfg.soft_weight * min(1.0, max(0.0, (c - lo) / max(hi - lo, 1e-3))) for c in cos[ex.id]]
-        windows = build_windows(tok, ex.query, ex.sentences, cfg.train_max_length, sent_ids=sent_ids)
+        windows = build_windows(enc, ex.query, ex.sentences, cfg.train_max_length, sent_ids=sent_ids)
+        if not windows:
+            continue
         if not ex.relevant:
             windows = [rng.choice(windows)]
         for w in windows:
@@ -195,6 +198,11 @@ def _save_ckpt(
     os.replace(tmp, path)
 
 
+def source_dir(cfg: TrainConfig) -> Path:
+    """Where the run's starting weights and tokenizer come from."""
+    return Path(cfg.init_from or cfg.encoder_dir)
+
+
 def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, list[float]] | None) -> ProvenceModel:
     """Train (resuming from ``run_dir/ckpt.pt`` when present); returns the model in eval mode."""
     torch.set_num_threads(cfg.threads)
@@ -202,21 +210,17 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
     run.mkdir(parents=True, exist_ok=True)
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    tok = Tokenizer.from_file(str(Path(cfg.encoder_dir) / "tokenizer.json"))
+    model = (
+        ProvenceModel.from_pretrained(cfg.init_from) if cfg.init_from else ProvenceModel.from_encoder(cfg.encoder_dir)
+    )
+    model.freeze(cfg.freeze_layers)  # keep the embeddings (and the lowest layers) of the bi-encoder fixed
+    enc = Encoding.from_folder(source_dir(cfg), max_positions(model.config))
     if cos is not None and not cfg.teacher_scale:
         cfg.teacher_scale = teacher_scale(train_examples, cos)
     log.info("teacher scale %s", cfg.teacher_scale)
-    items = make_items(train_examples, tok, cfg, cos, random.Random(cfg.seed))
+    items = make_items(train_examples, enc, cfg, cos, random.Random(cfg.seed))
     n_tok = sum(len(i.ids) for i in items)
     log.info("%d training windows, %d tokens (%.0f per window)", len(items), n_tok, n_tok / max(len(items), 1))
-    model = ProvenceModel.from_encoder(cfg.encoder_dir)
-    if cfg.freeze_layers >= 0:  # keep the embeddings (and the lowest layers) of the bi-encoder fixed
-        bert = model.ranking_model.bert
-        for p in [
-            *bert.embeddings.parameters(),
-            *(q for layer in bert.encoder.layer[: cfg.freeze_layers] for q in layer.parameters()),
-        ]:
-            p.requires_grad_(False)
     opt = torch.optim.AdamW(_param_groups(model, cfg))
     progress = [0.0]  # max(step / max_steps, elapsed / time budget): the schedule also fits a time budget
 
@@ -231,7 +235,7 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
     spent = 0.0
     ckpt = run / "ckpt.pt"
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
@@ -241,7 +245,7 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
         torch.set_rng_state(state["torch_rng"])
         log.info("resumed from step %d", step)
     (run / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    _, _, pad = special_ids(tok)
+    pad = enc.layout.pad_id
     per_epoch = math.ceil(len(items) / cfg.batch_size)
     model.train()
     t0 = last_ckpt = time.time() - spent
@@ -289,17 +293,17 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
 @torch.inference_mode()
 def predict(
     model: ProvenceModel,
-    tok: Tokenizer,
+    enc: Encoding,
     examples: Sequence[Example],
     max_length: int,
     batch_size: int = 32,
     bf16: bool = False,
 ) -> list[list[float]]:
     """Sentence scores (mean token keep-probability) per example, windows batched like the engine."""
-    _, _, pad = special_ids(tok)
+    pad = enc.layout.pad_id
     flat: list[tuple[int, Window]] = []
     for n, ex in enumerate(examples):
-        flat += [(n, w) for w in build_windows(tok, ex.query, ex.sentences, max_length)]
+        flat += [(n, w) for w in build_windows(enc, ex.query, ex.sentences, max_length)]
     acc: list[list[list[float]]] = [[[] for _ in ex.sentences] for ex in examples]
     order = sorted(range(len(flat)), key=lambda i: len(flat[i][1].input_ids))
     for s in range(0, len(order), batch_size):

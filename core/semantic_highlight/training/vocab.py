@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+from semantic_highlight.training.export import write_xlmr_tokenizer_config
 from tokenizers import Tokenizer
 
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
@@ -90,7 +91,10 @@ def prune_model_dir(src_dir: str | Path, out_dir: str | Path, texts: Iterable[st
     save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
     cfg = json.loads((src / "config.json").read_text())
     cfg["vocab_size"] = len(keep)
+    name = cfg.get("base_model_name_or_path") or src.name
+    cfg["base_model_name_or_path"] = f"{name}, vocabulary pruned to {len(keep)} pieces"
     (out / "config.json").write_text(json.dumps(cfg, indent=2))
+    write_xlmr_tokenizer_config(out)  # ids of the added tokens changed: written anew, not copied
     (out / "kept_ids.json").write_text(json.dumps(keep))
     return out
 
