@@ -9,6 +9,7 @@ Run with the project venv: .venv/bin/python training_data/handwritten/validate.p
 """
 
 import collections
+import contextlib
 import glob
 import json
 import os
@@ -153,10 +154,8 @@ def overlap_errors(texts, t2s, limit=5):
     for path, raw in eval_texts():
         lines = raw.splitlines() if path.endswith(".jsonl") else [raw]
         for chunk in lines:
-            try:  # JSON strings carry escapes: read the decoded text so shingles match
+            with contextlib.suppress(ValueError):  # JSON escapes hide text: shingle the decoded form
                 chunk = json.dumps(json.loads(chunk), ensure_ascii=False)
-            except ValueError:
-                pass
             for h in shingles(chunk, t2s):
                 for ex_id in owner.get(h, ()):
                     hits[ex_id].add(h)
