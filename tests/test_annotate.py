@@ -296,12 +296,15 @@ def test_resume_after_crash_and_torn_line(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     with pytest.raises(_Crash):
         annotate(items, out, CountingBackend(crash_at=4), config=AnnotateConfig(concurrency=1))
-    assert len(read_jsonl(out)) == 3
+    done = len(read_jsonl(out))
+    # items 0-2 were written; item 4 was queued behind the crash and is kept too if a worker had
+    # already started it (results already paid for are never dropped), so 3 or 4 depending on timing
+    assert done in (3, 4) and "question 3" not in {r["query"] for r in read_jsonl(out)}
     with open(out, "a", encoding="utf-8") as f:  # a crash in the middle of a write
         f.write('{"id": "x", "query": "question 3", "sente')
     again = CountingBackend()
     rep = annotate(items, out, again, config=AnnotateConfig(concurrency=2))
-    assert again.calls == 5 and rep.skipped_done == 3 and rep.written == 5
+    assert again.calls == 8 - done and rep.skipped_done == done and rep.written == 8 - done
     rows = read_jsonl(out)  # every line parses: the torn tail was dropped
     assert sorted(r["query"] for r in rows) == sorted(i["query"] for i in items)
     assert len({r["provenance"]["input_hash"] for r in rows}) == 8

@@ -179,15 +179,29 @@ def test_jsonl_formats(tmp_path: Path) -> None:
         {"query": "q", "context": "  First one. Second one. 第三句。", "spans": [[15, 18]]},
         {"query": "q", "sentences": ["A."], "relevant": [3]},
         {"query": "", "sentences": ["A."], "relevant": []},
+        {  # what `semantic-highlight annotate` writes
+            "id": "llm1",
+            "query": "长城多长？",
+            "sentences": [
+                {"text": "The wall is long. ", "start": 0, "end": 18},
+                {"text": "It runs 21,196 km.", "start": 18, "end": 36},
+            ],
+            "relevant": [1],
+            "reasoning": "Sentence 2 gives the length.",
+            "provenance": {"lang": "zh", "model": "m", "prompt_version": "v1"},
+        },
+        {"query": "q", "sentences": [{"start": 0, "end": 2}], "relevant": []},
     ]
     path = tmp_path / "own.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\nnot json\n")
     stats: Counter[str] = Counter()
-    a, b = load_jsonl(path, stats=stats)
+    a, b, c = load_jsonl(path, stats=stats)
     assert a.relevant == {1} and a.meta["query_type"] == "keyword" and a.id == "own:s"
     assert b.text == recs[1]["context"] and b.sentences[1] == "Second one. " and b.relevant == {1}
+    assert c.sentences == ("The wall is long. ", "It runs 21,196 km.") and c.relevant == {1}
+    assert c.lang == "zh" and c.meta["provenance"]["model"] == "m" and c.meta["reasoning"].startswith("Sentence 2")
     drops = {k.split(":")[-1]: v for k, v in stats.items() if ":dropped:" in k}
-    assert drops == {"relevant_index_out_of_range": 1, "no_query": 1, "invalid_json": 1}
+    assert drops == {"relevant_index_out_of_range": 1, "no_query": 1, "invalid_json": 1, "sentence_without_text": 1}
 
 
 @pytest.mark.skipif(not (OOD / "wikitext2_ood_en.jsonl").is_file(), reason="OOD set not written yet")

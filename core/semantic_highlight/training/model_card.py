@@ -92,7 +92,7 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
             else "cross-entropy, target 1 on gold-sentence tokens and 0 elsewhere"
         )
         + f"; plus {cfg.get('rank_weight')} x BCE of a ranking head (window contains a gold"
-        " sentence). Rebuild: `python -m semantic_highlight.training all` (see the package docstring).",
+        " sentence). Rebuild: `semantic-highlight train all` (see `semantic-highlight train --help`).",
         "",
         "## Metrics (sentence-level micro F1 at the default threshold)",
         f"Validation ({val.get('n', '?')} examples): F1 {_fmt(val.get('f1'))}; per language "
