@@ -68,6 +68,18 @@ def load_training_file(path: str | Path, lang: str | None = None, stats: Counter
     return [replace(e, source="handwritten") for e in load_jsonl(path, lang=lang, source=Path(path).stem, stats=stats)]
 
 
+def _negative(ex: Example, other: Example, kind: str) -> Example:
+    """``ex``'s question on ``other``'s paragraph, every sentence labelled 0."""
+    return Example(
+        id=f"{ex.id}:{kind}",
+        query=ex.query,
+        sentences=other.sentences,
+        relevant=frozenset(),
+        lang=other.lang,
+        source=f"{ex.source}:{kind}",
+    )
+
+
 def _negatives(examples: list[Example], rng: random.Random, hard_rate: float, random_rate: float) -> list[Example]:
     """Question + a different paragraph (same article when possible = hard negative), all labels 0."""
     by_title: dict[tuple[str, str], list[Example]] = defaultdict(list)
@@ -80,38 +92,18 @@ def _negatives(examples: list[Example], rng: random.Random, hard_rate: float, ra
         if not ex.relevant:
             continue
         if rng.random() < hard_rate:
+            answers = [str(a) for a in ex.meta.get("answers", []) if a]  # type: ignore[union-attr]
             pool = [
                 o
                 for o in by_title[(ex.source, str(ex.meta.get("title", "")))]
-                if o.text != ex.text and not set(map(str, ex.meta.get("answers", []))) & {o.text}
+                if o.text != ex.text and not any(a in o.text for a in answers)
             ]
-            answers = [str(a) for a in ex.meta.get("answers", []) if a]  # type: ignore[union-attr]
-            pool = [o for o in pool if not any(a in o.text for a in answers)]
             if pool:
-                o = rng.choice(pool)
-                out.append(
-                    Example(
-                        id=ex.id + ":hardneg",
-                        query=ex.query,
-                        sentences=o.sentences,
-                        relevant=frozenset(),
-                        lang=o.lang,
-                        source=ex.source + ":hardneg",
-                    )
-                )
+                out.append(_negative(ex, rng.choice(pool), "hardneg"))
         if rng.random() < random_rate:
             o = rng.choice(by_lang[ex.lang])
             if o.text != ex.text:
-                out.append(
-                    Example(
-                        id=ex.id + ":neg",
-                        query=ex.query,
-                        sentences=o.sentences,
-                        relevant=frozenset(),
-                        lang=o.lang,
-                        source=ex.source + ":neg",
-                    )
-                )
+                out.append(_negative(ex, o, "neg"))
     return out
 
 
