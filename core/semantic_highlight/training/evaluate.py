@@ -9,11 +9,12 @@ from pathlib import Path
 
 import torch
 from semantic_highlight.datasets.types import Example
+from semantic_highlight.eval.metrics import best_point, compute_metrics, sweep_f1
 from semantic_highlight.models.open_provence import max_positions
 from semantic_highlight.training.export import export_open_provence
 from semantic_highlight.training.features import Encoding
 from semantic_highlight.training.model import ProvenceModel
-from semantic_highlight.training.train import TrainConfig, best_threshold, micro_f1, predict, source_dir
+from semantic_highlight.training.train import TrainConfig, predict, source_dir
 
 log = logging.getLogger("semantic_highlight.training")
 
@@ -38,13 +39,14 @@ def calibrate_and_export(
     model.eval()
     enc = Encoding.from_folder(src, max_positions(model.config))
     scores = predict(model, enc, val, max_length)
-    thr, f1 = best_threshold(val, scores)
-    per_lang = {
-        lang: micro_f1(
-            [e for e in val if e.lang == lang], [s for e, s in zip(val, scores, strict=True) if e.lang == lang], thr
-        )
-        for lang in sorted({e.lang for e in val})
-    }
+    gold = [[i in e.relevant for i in range(len(e.sentences))] for e in val]
+    grid = [round(0.95 - 0.01 * i, 2) for i in range(91)]  # high to low: ties go to the higher threshold
+    thr, f1 = best_point(grid, sweep_f1(gold, scores, grid))
+    per_lang = {}
+    for lang in sorted({e.lang for e in val}):
+        rows = [i for i, e in enumerate(val) if e.lang == lang]
+        m = compute_metrics([gold[i] for i in rows], [[x > thr for x in scores[i]] for i in rows])
+        per_lang[lang] = {"precision": m.precision, "recall": m.recall, "f1": m.f1}
     log.info("validation: threshold %.2f micro F1 %.4f %s", thr, f1, per_lang)
     export_open_provence(model, src, out, max_length, thr, base_name=base_name)
     (run / "validation.json").write_text(

@@ -321,25 +321,3 @@ def predict(
                 if si >= 0:
                     acc[n][si].append(p)
     return [[sum(v) / len(v) if v else 0.0 for v in per] for per in acc]
-
-
-def micro_f1(examples: Sequence[Example], scores: Sequence[Sequence[float]], threshold: float) -> dict[str, float]:
-    """Sentence-level micro precision/recall/F1 with strict ``score > threshold``."""
-    tp = fp = fn = 0
-    for ex, sc in zip(examples, scores, strict=True):
-        for i, s in enumerate(sc):
-            pred, gold = s > threshold, i in ex.relevant
-            tp += pred and gold
-            fp += pred and not gold
-            fn += gold and not pred
-    p = tp / max(tp + fp, 1)
-    r = tp / max(tp + fn, 1)
-    return {"precision": p, "recall": r, "f1": 2 * p * r / max(p + r, 1e-9)}
-
-
-def best_threshold(examples: Sequence[Example], scores: Sequence[Sequence[float]]) -> tuple[float, float]:
-    """Threshold in [0.05, 0.95] maximising micro F1 on ``examples``; returns (threshold, f1)."""
-    grid = [round(0.05 + 0.01 * i, 2) for i in range(91)]
-    res = [(micro_f1(examples, scores, t)["f1"], t) for t in grid]
-    f1, t = max(res)
-    return t, f1
