@@ -455,24 +455,26 @@ def _tiny_encoder(folder: Path) -> Path:
     return folder
 
 
+def _annotate_en_zh(out: Path, n: int) -> Any:
+    """Label ``n`` English (sentence 2 answers) and ``n`` Chinese (sentence 3) pairs with a fake chat model."""
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+
+    items = [{"query": f"Where was Curie born? ({i})", "context": EN} for i in range(n)]
+    items += [{"query": f"长城有多长？({i})", "context": ZH} for i in range(n)]
+    replies = [answer([1])] * n + [answer([2], "句2给出了长度。")] * n
+    backend = LangChainBackend(GenericFakeChatModel(messages=iter(replies)), name="fake")
+    return annotate(items, out, backend, config=AnnotateConfig(concurrency=1))
+
+
 @pytest.mark.skipif(not (FIXTURES / "op-tiny-xlmr").is_dir(), reason="../shared/fixtures is not available")
 def test_annotate_then_train_tiny_model(tmp_path: Path) -> None:
-    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from semantic_highlight import SemanticHighlighter
     from semantic_highlight.training.data import load_handwritten
     from semantic_highlight.training.evaluate import calibrate_and_export
     from semantic_highlight.training.train import TrainConfig, train
 
-    items = [{"query": f"Where was Curie born? ({i})", "context": EN} for i in range(4)]
-    items += [{"query": f"长城有多长？({i})", "context": ZH} for i in range(4)]
-    replies = [answer([1])] * 4 + [answer([2], "句2给出了长度。")] * 4
     labelled = tmp_path / "labelled.jsonl"
-    rep = annotate(
-        items,
-        labelled,
-        LangChainBackend(GenericFakeChatModel(messages=iter(replies)), name="fake"),
-        config=AnnotateConfig(concurrency=1),
-    )
+    rep = _annotate_en_zh(labelled, 4)
     assert rep.written == 8
     # the trainer's own loader reads the converted folder (what `--handwritten` points at)
     folder = tmp_path / "handwritten"
@@ -497,17 +499,13 @@ def test_annotate_then_train_tiny_model(tmp_path: Path) -> None:
 def test_train_cli_on_annotate_output_then_fine_tune(tmp_path: Path) -> None:
     """`semantic-highlight train --train-file <annotate output>` from an encoder, then `--init-from` that model."""
     import torch
-    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from semantic_highlight import SemanticHighlighter
     from semantic_highlight.cli import main as front
     from semantic_highlight.models.open_provence import load_tokenizer
     from semantic_highlight.training.model import ProvenceModel
 
-    items = [{"query": f"Where was Curie born? ({i})", "context": EN} for i in range(6)]
-    items += [{"query": f"长城有多长？({i})", "context": ZH} for i in range(6)]
-    replies = [answer([1])] * 6 + [answer([2], "句2给出了长度。")] * 6
     labelled = tmp_path / "labelled.jsonl"
-    annotate(items, labelled, LangChainBackend(GenericFakeChatModel(messages=iter(replies)), name="fake"))
+    _annotate_en_zh(labelled, 6)
     enc = _tiny_encoder(tmp_path / "encoder")
     common = ["--train-file", str(labelled), "--build", str(tmp_path / "build"), "--batch-size", "4"]
     first = tmp_path / "first"
