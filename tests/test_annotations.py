@@ -151,6 +151,7 @@ def test_annotation_metadata_rejects_unknown_mode() -> None:
         ({"context_sentences": -1}, ValueError),
         ({"context_sentences": None}, ValueError),
         ({"threshold": "0.5"}, TypeError),
+        ({"fallback_threshold": True}, TypeError),
         ({"drop_empty": "yes"}, TypeError),
     ],
 )
@@ -269,6 +270,18 @@ def test_prune_mode_chinese_offsets_map_back(highlighter: Any) -> None:
 def test_top_k_limits_spans_per_chunk(highlighter: Any) -> None:
     batch = annotate_chunks(highlighter, QUERY, DOCS, AnnotateOptions(threshold=-1.0, top_k=1))
     assert all(c.metadata is not None and len(c.metadata["spans"]) == 1 for c in batch.chunks)
+
+
+def test_fallback_threshold_reaches_the_engine(highlighter: Any) -> None:
+    # threshold 1.0 selects nothing; the fallback gives every chunk exactly its best sentence
+    batch = annotate_chunks(highlighter, QUERY, DOCS, AnnotateOptions(threshold=1.0, fallback_threshold=-1.0))
+    for chunk, doc in zip(batch.chunks, DOCS, strict=True):
+        best = max(highlighter.highlight(QUERY, doc, threshold=1.0).sentences, key=lambda s: s.score)
+        assert chunk.metadata is not None and [(sp["start"], sp["end"]) for sp in chunk.metadata["spans"]] == [
+            (best.start, best.end)
+        ]
+    none = annotate_chunks(highlighter, QUERY, DOCS, AnnotateOptions(threshold=1.0))
+    assert all(c.metadata is not None and c.metadata["spans"] == [] for c in none.chunks)
 
 
 def test_query_must_be_a_string(highlighter: Any) -> None:

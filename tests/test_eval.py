@@ -70,6 +70,47 @@ def test_sweep_and_best_point() -> None:
     assert best_point([0.1, 0.5, 0.95], f1s) == (0.5, 1.0)
 
 
+def test_sweep_with_fallback_matches_select() -> None:
+    from semantic_highlight.aggregate import select
+
+    gold = [[True, False, True], [False, True], [False, False], [True, False]]
+    scores = [[0.9, 0.2, 0.6], [0.3, 0.35], [0.05, 0.02], [0.1, 0.1]]
+    grid = [0.0, 0.1, 0.25, 0.32, 0.5, 0.7, 0.95]
+    for fallback in (None, 0.0, 0.08, 0.3):
+        want = [compute_metrics(gold, [select(row, t, fallback_threshold=fallback) for row in scores]).f1 for t in grid]
+        assert sweep_f1(gold, scores, grid, fallback) == pytest.approx(want)
+    # at 0.5 only ex0 passes; the fallback 0.08 adds ex1's best (gold) and ex3's first tied sentence (gold)
+    assert sweep_f1(gold, scores, [0.5], 0.08)[0] > sweep_f1(gold, scores, [0.5])[0]
+
+
+def test_calibration_adopts_a_fallback_only_when_it_helps() -> None:
+    from semantic_highlight.training.evaluate import calibrate
+
+    # in-domain: the gold sentence scores high, a threshold alone is perfect
+    gold = [[True, False], [False, True], [False, False]]
+    thr, fallback, f1 = calibrate([[0.9, 0.1], [0.2, 0.8], [0.1, 0.05]], gold)
+    assert fallback is None and f1 == 1.0 and 0.2 <= thr < 0.8
+    # low-scoring relevant documents next to a high-scoring one with a low-scoring distractor:
+    # no single threshold separates them, keeping each document's best sentence does
+    gold = [[True, False, False], [False, True, False], [True, False, False], [False, False, False]]
+    scores = [[0.9, 0.5, 0.1], [0.1, 0.3, 0.05], [0.25, 0.02, 0.01], [0.03, 0.01, 0.02]]
+    thr, fallback, f1 = calibrate(scores, gold)
+    assert fallback is not None and 0.03 <= fallback < 0.25 and f1 == 1.0 and thr >= 0.5
+
+
+@needs_fixture
+def test_runner_applies_the_scorers_fallback_threshold() -> None:
+    from semantic_highlight.eval.runner import HighlighterScorer
+
+    ds = EvalDataset("tiny", _five_examples(), "en+zh")
+    scorer = HighlighterScorer(str(FIXTURE), threshold=1.0, fallback_threshold=0.0)
+    row = evaluate([scorer], [ds], sweep=True).rows[0]
+    assert row.fallback_threshold == 0.0
+    assert row.metrics.tp + row.metrics.fp == len(ds.examples)  # exactly the best sentence of each example
+    plain = evaluate([HighlighterScorer(str(FIXTURE), threshold=1.0)], [ds]).rows[0]
+    assert plain.fallback_threshold is None and plain.metrics.tp + plain.metrics.fp == 0
+
+
 # ---------------------------------------------------------------- loaders
 
 

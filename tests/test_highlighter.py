@@ -65,6 +65,55 @@ def test_top_k_and_min_score(xlmr: SemanticHighlighter) -> None:
     assert xlmr.highlight("capital of France", DOC_EN, threshold=1.0).highlights == []
 
 
+def test_fallback_threshold_keeps_the_best_sentence_only_when_nothing_passes(xlmr: SemanticHighlighter) -> None:
+    base = xlmr.highlight("capital of France", DOC_EN, threshold=0.0)
+    best = max(base.sentences, key=lambda s: s.score)
+    above_all = best.score + 0.01
+    assert xlmr.highlight("capital of France", DOC_EN, threshold=above_all).highlights == []
+    kept = xlmr.highlight("capital of France", DOC_EN, threshold=above_all, fallback_threshold=best.score - 0.01)
+    assert [s.index for s in kept.highlights] == [best.index]
+    assert kept.fallback_threshold == pytest.approx(best.score - 0.01) and kept.to_dict()["fallback_threshold"]
+    too_high = xlmr.highlight("capital of France", DOC_EN, threshold=above_all, fallback_threshold=best.score)
+    assert too_high.highlights == []  # strictly above, like the threshold
+    # when sentences pass the threshold the fallback changes nothing
+    low = xlmr.highlight("capital of France", DOC_EN, threshold=0.0, fallback_threshold=0.0)
+    assert [s.index for s in low.highlights] == [s.index for s in base.highlights]
+    # min_score gates the document first
+    gated = xlmr.highlight(
+        "capital of France", DOC_EN, threshold=above_all, fallback_threshold=0.0, min_score=above_all
+    )
+    assert gated.highlights == []
+
+
+def test_fallback_threshold_default_comes_from_the_checkpoint(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import FIXTURES
+
+    if not (FIXTURES / "op-tiny-xlmr").is_dir():
+        pytest.skip("../shared/fixtures is not available")
+    reference = SemanticHighlighter(FIXTURES / "op-tiny-xlmr", device="cpu")
+    assert reference.fallback_threshold is None  # reference checkpoints: selection unchanged
+    folder = tmp_path / "ckpt"
+    shutil.copytree(FIXTURES / "op-tiny-xlmr", folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["default_fallback_threshold"] = 0.0
+    (folder / "config.json").write_text(json.dumps(cfg))
+    h = SemanticHighlighter(folder, device="cpu", threshold=1.0)
+    assert h.fallback_threshold == 0.0
+    r = h.highlight("capital of France", DOC_EN)
+    assert len(r.highlights) == 1 and r.highlights[0].score == r.score
+    assert h.highlight("capital of France", DOC_EN, fallback_threshold=1.0).highlights == []  # 1.0 turns it off
+    assert (
+        SemanticHighlighter(folder, device="cpu", threshold=1.0, fallback_threshold=1.0)
+        .highlight("capital of France", DOC_EN)
+        .highlights
+        == []
+    )
+    with pytest.raises(TypeError, match="fallback_threshold must be a number"):
+        h.highlight("q", DOC_EN, fallback_threshold="low")  # type: ignore[arg-type]
+
+
 def test_highlight_batch_matches_separate_calls(xlmr: SemanticHighlighter) -> None:
     pairs = [("capital of France", [DOC_EN, DOC_ZH]), ("香蕉", [DOC_ZH]), ("tower", [])]
     batched = xlmr.highlight_batch(pairs, threshold=0.3)

@@ -1,4 +1,4 @@
-"""Fragment scores -> sentence scores -> selection (threshold, top_k, min_score) -> results."""
+"""Fragment scores -> sentence scores -> selection (threshold, fallback, top_k, min_score) -> results."""
 
 from __future__ import annotations
 
@@ -17,13 +17,25 @@ def sentence_scores(fragment_means: Sequence[Sequence[float]]) -> list[float]:
 
 
 def select(
-    scores: Sequence[float], threshold: float, top_k: int | None = None, min_score: float | None = None
+    scores: Sequence[float],
+    threshold: float,
+    top_k: int | None = None,
+    min_score: float | None = None,
+    fallback_threshold: float | None = None,
 ) -> list[bool]:
     """Selected iff ``score > threshold`` (strict), keeping at most ``top_k`` best; none when the
-    document's best score is below ``min_score``."""
+    document's best score is below ``min_score``.
+
+    ``fallback_threshold``: when no sentence passes ``threshold``, the best one (the first on ties)
+    is still selected if it scores above this lower bar, so a relevant document whose scores are
+    uniformly low (out of domain, paraphrased query) keeps its most relevant sentence.
+    """
     chosen = [s > threshold for s in scores]
     if min_score is not None and max(scores, default=0.0) < min_score:
         return [False] * len(scores)
+    if fallback_threshold is not None and scores and not any(chosen):
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        chosen[best] = scores[best] > fallback_threshold
     if top_k is not None and sum(chosen) > top_k:
         ranked = sorted((i for i, c in enumerate(chosen) if c), key=lambda i: (-scores[i], i))
         keep = set(ranked[:top_k])
@@ -40,11 +52,18 @@ def build_result(
     threshold: float,
     ranking_score: float | None,
     model: str,
+    fallback_threshold: float | None = None,
 ) -> HighlightResult:
     sentences = tuple(
         Sentence(index=i, text=text[a:b], start=a, end=b, score=scores[i], selected=selected[i])
         for i, (a, b) in enumerate(spans)
     )
     return HighlightResult(
-        query=query, text=text, sentences=sentences, threshold=threshold, ranking_score=ranking_score, model=model
+        query=query,
+        text=text,
+        sentences=sentences,
+        threshold=threshold,
+        ranking_score=ranking_score,
+        model=model,
+        fallback_threshold=fallback_threshold,
     )

@@ -70,6 +70,8 @@ class AnnotateOptions:
         mode: ``"annotate"`` keeps the text and adds metadata; ``"prune"`` replaces the text with
             the highlighted sentences (plus ``context_sentences`` neighbours).
         threshold: highlight sentences scoring strictly above it (``None``: the highlighter's default).
+        fallback_threshold: a chunk with no sentence above ``threshold`` still gets its best sentence
+            highlighted when it scores above this (``None``: the highlighter's default; ``1.0``: off).
         top_k: at most this many highlighted sentences per chunk.
         drop_empty: drop scored chunks with nothing highlighted; ``None`` means "only in prune mode".
             Chunks passed through because of bad content are never dropped.
@@ -80,6 +82,7 @@ class AnnotateOptions:
 
     mode: Mode = "annotate"
     threshold: float | None = None
+    fallback_threshold: float | None = None
     top_k: int | None = None
     drop_empty: bool | None = None
     top_n: int | None = None
@@ -93,10 +96,10 @@ class AnnotateOptions:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.threshold is not None and (
-            isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float))
-        ):
-            raise TypeError(f"threshold must be a number or None, got {type(self.threshold).__name__}")
+        for name in ("threshold", "fallback_threshold"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise TypeError(f"{name} must be a number or None, got {type(value).__name__}")
         _check_optional_int(self.top_k, "top_k", 0)
         _check_optional_int(self.top_n, "top_n", 1)
         _check_optional_int(self.context_sentences, "context_sentences", 0)
@@ -313,7 +316,14 @@ def annotate_chunks(
             logger.warning("semantic-highlight: chunk %s passed through unannotated: %s", label, reason)
     texts: list[str] = [contents[i] for i in valid]  # type: ignore[misc]
     results: list[HighlightResult] = (
-        highlighter.highlight(query, texts, threshold=options.threshold, top_k=options.top_k, on_batch=on_batch)
+        highlighter.highlight(
+            query,
+            texts,
+            threshold=options.threshold,
+            fallback_threshold=options.fallback_threshold,
+            top_k=options.top_k,
+            on_batch=on_batch,
+        )
         if texts
         else []
     )

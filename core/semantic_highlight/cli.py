@@ -51,7 +51,13 @@ def _highlight(args: argparse.Namespace) -> int:
     from . import SemanticHighlighter
 
     texts = [_read_input(p) for p in args.files]
-    h = SemanticHighlighter(model=args.model, device=args.device, dtype=args.dtype, threshold=args.threshold)
+    h = SemanticHighlighter(
+        model=args.model,
+        device=args.device,
+        dtype=args.dtype,
+        threshold=args.threshold,
+        fallback_threshold=args.fallback_threshold,
+    )
     results = h.highlight(args.query, texts, top_k=args.top_k)
     if args.format == "json":
         payload = [{"file": f, **r.to_dict()} for f, r in zip(args.files, results, strict=True)]
@@ -78,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     hl.add_argument("--query", "-q", required=True)
     hl.add_argument("--model", "-m", default=None, help="checkpoint folder or hub id (default: the embedded model)")
     hl.add_argument("--threshold", "-t", type=float, default=None)
+    hl.add_argument(
+        "--fallback-threshold",
+        type=float,
+        default=None,
+        help="keep a file's best sentence above this when none passes the threshold (default: the model's)",
+    )
     hl.add_argument("--top-k", type=int, default=None, help="at most this many sentences per file")
     hl.add_argument("--device", default=None)
     hl.add_argument("--dtype", default=None)

@@ -95,6 +95,9 @@ class SemanticHighlighter:
         dtype: ``"float32"``, ``"bfloat16"``, ``"float16"``, ``"int8"`` (CPU dynamic quantization) or a
             torch dtype; ``None`` picks bf16/fp16 on GPU, fp32 on CPU.
         threshold: sentences scoring strictly above it are highlighted; ``None`` uses the checkpoint's default.
+        fallback_threshold: when no sentence of a document passes ``threshold``, its best sentence is
+            still highlighted if it scores above this; ``None`` uses the checkpoint's default (none for
+            reference checkpoints), ``1.0`` turns it off.
         max_batch_tokens: token budget of one padded batch (rows x longest window).
         max_padding: a batch stops growing when its padded size would exceed ``1 + max_padding``
             times its real tokens; ``None``: 0.1 on CPU, 0.3 on GPUs (fewer, larger kernels).
@@ -110,6 +113,7 @@ class SemanticHighlighter:
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         threshold: float | None = None,
+        fallback_threshold: float | None = None,
         max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
         show_progress: bool = False,
         max_sentence_chars: int | None = DEFAULT_MAX_SENTENCE_CHARS,
@@ -120,6 +124,8 @@ class SemanticHighlighter:
         self.model: LoadedModel = load_model(model, device=device, dtype=dtype)
         checked = _check_threshold(threshold, "threshold")
         self.threshold: float = self.model.default_threshold if checked is None else checked
+        fallback = _check_threshold(fallback_threshold, "fallback_threshold")
+        self.fallback_threshold: float | None = self.model.default_fallback_threshold if fallback is None else fallback
         self.max_batch_tokens = max_batch_tokens
         self.max_padding = (
             (0.1 if self.model.device.type == "cpu" else 0.3) if max_padding is None else float(max_padding)
@@ -148,6 +154,7 @@ class SemanticHighlighter:
         documents: Document | Sequence[Document],
         *,
         threshold: float | None = None,
+        fallback_threshold: float | None = None,
         top_k: int | None = None,
         min_score: float | None = None,
         show_progress: bool | None = None,
@@ -161,6 +168,7 @@ class SemanticHighlighter:
         results = self.highlight_batch(
             [(query, documents)],
             threshold=threshold,
+            fallback_threshold=fallback_threshold,
             top_k=top_k,
             min_score=min_score,
             show_progress=show_progress,
@@ -173,6 +181,7 @@ class SemanticHighlighter:
         pairs: Sequence[tuple[str, Document | Sequence[Document]]],
         *,
         threshold: float | None = None,
+        fallback_threshold: float | None = None,
         top_k: int | None = None,
         min_score: float | None = None,
         show_progress: bool | None = None,
@@ -186,6 +195,8 @@ class SemanticHighlighter:
         cut = _check_threshold(threshold, "threshold")
         cut = self.threshold if cut is None else cut
         floor = _check_threshold(min_score, "min_score")
+        fallback = _check_threshold(fallback_threshold, "fallback_threshold")
+        fallback = self.fallback_threshold if fallback is None else fallback
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
             raise ValueError(f"top_k must be a non-negative int or None, got {top_k!r}")
         queries, prepared = self._prepare(pairs)
@@ -206,10 +217,18 @@ class SemanticHighlighter:
         out: list[list[HighlightResult]] = [[] for _ in queries]
         for i, p in enumerate(prepared):
             sentence_score = sentence_scores(fragments[i])
-            chosen = select(sentence_score, cut, top_k, floor)
+            chosen = select(sentence_score, cut, top_k, floor, fallback)
             out[p.query].append(
                 build_result(
-                    queries[p.query], p.text, p.spans, sentence_score, chosen, cut, ranking[i], self.model.name
+                    queries[p.query],
+                    p.text,
+                    p.spans,
+                    sentence_score,
+                    chosen,
+                    cut,
+                    ranking[i],
+                    self.model.name,
+                    fallback,
                 )
             )
         return out

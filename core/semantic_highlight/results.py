@@ -38,6 +38,8 @@ class HighlightResult:
     ``sentences`` lists every scored sentence in document order; ``highlights`` the selected
     ones. Offsets index ``text``. ``ranking_score`` is the checkpoint's document relevance head
     (``None`` when the model has none or nothing was scored); ``score`` is the best sentence score.
+    ``fallback_threshold`` is the lower bar the best sentence was held to when none passed
+    ``threshold`` (``None``: no fallback).
     """
 
     query: str
@@ -46,6 +48,7 @@ class HighlightResult:
     threshold: float
     ranking_score: float | None = None
     model: str = ""
+    fallback_threshold: float | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -69,6 +72,7 @@ class HighlightResult:
             "score": self.score,
             "ranking_score": self.ranking_score,
             "threshold": self.threshold,
+            "fallback_threshold": self.fallback_threshold,
             "model": self.model,
             "pruned_text": self.pruned_text,
             "sentences": [s.to_dict() for s in self.sentences],

@@ -57,6 +57,8 @@ class _HighlightSettings(BaseModel):
     dtype: str | None = None
     mode: Literal["annotate", "prune"] = "annotate"
     threshold: float | None = None
+    fallback_threshold: float | None = None
+    """A document with no sentence above ``threshold`` keeps its best one above this (``None``: the model's)."""
     top_k: int | None = None
     """At most this many highlighted sentences per document."""
     drop_empty: bool | None = None

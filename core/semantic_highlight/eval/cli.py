@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="threshold for checkpoint models (baselines keep their own operating points)",
     )
     g.add_argument("--sweep", action="store_true", help="also sweep thresholds: F1 curves (PNG) and best points")
+    p.add_argument(
+        "--fallback-threshold",
+        type=float,
+        default=None,
+        help="checkpoint models: keep a document's best sentence above this when none passes the threshold "
+        "(default: the checkpoint's; 1 turns it off)",
+    )
     p.add_argument("--baselines", action="store_true", help="also run the keyword and embedding baselines")
     p.add_argument("--out", "-o", default=None, metavar="DIR", help="write results.json, results.md (and PNGs) here")
     p.add_argument(
@@ -105,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             models,
             args.dataset or ["suite"],
             threshold=args.threshold,
+            fallback_threshold=args.fallback_threshold,
             sweep=args.sweep,
             progress=not args.no_progress,
             data_dir=args.data_dir,

@@ -92,15 +92,31 @@ def compute_metrics(gold: Sequence[Sequence[bool]], pred: Sequence[Sequence[bool
 
 
 def sweep_f1(
-    gold: Sequence[Sequence[bool]], scores: Sequence[Sequence[float]], thresholds: Sequence[float]
+    gold: Sequence[Sequence[bool]],
+    scores: Sequence[Sequence[float]],
+    thresholds: Sequence[float],
+    fallback_threshold: float | None = None,
 ) -> list[float]:
-    """Micro F1 when selecting ``score > t`` for each threshold ``t`` (vectorised)."""
+    """Micro F1 when selecting ``score > t`` for each threshold ``t`` (vectorised).
+
+    With ``fallback_threshold``, each example's best sentence (the first on ties) is also selected
+    when it scores above it, as :func:`semantic_highlight.aggregate.select` does when nothing passes ``t``.
+    """
     g = np.fromiter((bool(x) for row in gold for x in row), dtype=bool)
     s = np.fromiter((float(x) for row in scores for x in row), dtype=np.float64)
     if g.size != s.size:
         raise ValueError("gold and scores differ in shape")
     t = np.asarray(list(thresholds), dtype=np.float64)[:, None]
     sel = s[None, :] > t
+    if fallback_threshold is not None:
+        best = np.zeros(s.size, dtype=bool)
+        start = 0
+        for row in scores:
+            if len(row):
+                i = start + int(np.argmax(np.asarray(row, dtype=np.float64)))
+                best[i] = s[i] > fallback_threshold
+            start += len(row)
+        sel |= best[None, :]
     tp = (sel & g).sum(1)
     fp = (sel & ~g).sum(1)
     fn = (~sel & g).sum(1)

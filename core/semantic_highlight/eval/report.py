@@ -22,7 +22,7 @@ def _cells(r: ResultRow, sweep: bool) -> list[str]:
         r.lang,
         str(m.n_examples),
         r.model,
-        f"{r.threshold:.3g}",
+        f"{r.threshold:.3g}" + (f" ({r.fallback_threshold:.3g})" if r.fallback_threshold is not None else ""),
         f"{m.precision:.3f}",
         f"{m.recall:.3f}",
         f"{m.f1:.3f}",
@@ -104,7 +104,8 @@ def to_markdown(table: ResultTable, command: str | None = None) -> str:
         "",
         "P/R/F1/F2: micro over all sentences; macro F1: mean per example (an example with no gold "
         "sentence scores 1 when nothing is selected); kept: mean share of sentences selected; gold: mean "
-        "share of gold sentences; sent/s: sentences scored per second (batched, this machine).",
+        "share of gold sentences; sent/s: sentences scored per second (batched, this machine). thr (x): "
+        "a document with no sentence above thr keeps its best one when it scores above x.",
     ]
     if sweep:
         lines.append(

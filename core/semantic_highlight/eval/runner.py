@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from semantic_highlight.aggregate import select
 from semantic_highlight.datasets.types import Example
 from semantic_highlight.eval.metrics import Metrics, best_point, compute_metrics, sweep_f1
 
@@ -41,7 +42,10 @@ log = logging.getLogger("semantic_highlight.eval")
 
 @runtime_checkable
 class Scorer(Protocol):
-    """Anything the harness can evaluate: per-sentence scores, selected when ``score > threshold``."""
+    """Anything the harness can evaluate: per-sentence scores, selected when ``score > threshold``.
+
+    A scorer may also have ``fallback_threshold`` (see :func:`semantic_highlight.aggregate.select`).
+    """
 
     name: str
     threshold: float
@@ -65,18 +69,27 @@ class HighlighterScorer:
         device: str | None = None,
         dtype: str | None = None,
         max_batch_tokens: int = 16384,
+        fallback_threshold: float | None = None,
     ) -> None:
         from semantic_highlight import SemanticHighlighter
 
         self.highlighter = SemanticHighlighter(
-            model=model, device=device, dtype=dtype, threshold=threshold, max_batch_tokens=max_batch_tokens
+            model=model,
+            device=device,
+            dtype=dtype,
+            threshold=threshold,
+            fallback_threshold=fallback_threshold,
+            max_batch_tokens=max_batch_tokens,
         )
         self.name = name or ("default" if model is None else Path(str(model)).name or str(model))
         self.threshold = self.highlighter.threshold
+        self.fallback_threshold = self.highlighter.fallback_threshold
         given = "given" if threshold is not None else "checkpoint default"
         self.note = (
             f"{self.highlighter.model.name} on {self.highlighter.device.type}, threshold {self.threshold:g} ({given})"
         )
+        if self.fallback_threshold is not None:
+            self.note += f", best sentence kept above {self.fallback_threshold:g}"
 
     def score(self, examples: Sequence[Example], *, progress: bool = False) -> list[list[float]]:
         """One batched pass; each example's sentences scored as given (NaN for blank ones)."""
@@ -142,6 +155,7 @@ class ResultRow:
     sentences_per_s: float
     best_threshold: float | None = None
     best_f1: float | None = None
+    fallback_threshold: float | None = None
     by_type: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per ``meta["query_type"]`` of the examples (our OOD sets): n, micro F1, macro F1, kept."""
 
@@ -166,6 +180,7 @@ class Curve:
     thresholds: list[float]
     f1: list[float]
     default_threshold: float
+    fallback_threshold: float | None = None
 
 
 @dataclass
@@ -244,10 +259,12 @@ def resolve_model(
     dtype: str | None = None,
     e5_dir: str | None = None,
     data_dir: str | os.PathLike[str] | None = None,
+    fallback_threshold: float | None = None,
 ) -> Scorer:
     """``"default"`` (embedded model), ``"keyword"``, ``"embedding"``, a checkpoint path or hub id, or a Scorer.
 
-    ``threshold`` applies to checkpoints only; baselines keep their documented operating points.
+    ``threshold`` and ``fallback_threshold`` apply to checkpoints only; baselines keep their
+    documented operating points.
     """
     if isinstance(spec, Scorer):
         return spec
@@ -261,8 +278,12 @@ def resolve_model(
 
         return EmbeddingBaseline(e5_dir, data_dir=data_dir)
     if text == "default":
-        return HighlighterScorer(None, name="default", threshold=threshold, device=device, dtype=dtype)
-    return HighlighterScorer(text, threshold=threshold, device=device, dtype=dtype)
+        return HighlighterScorer(
+            None, name="default", threshold=threshold, device=device, dtype=dtype, fallback_threshold=fallback_threshold
+        )
+    return HighlighterScorer(
+        text, threshold=threshold, device=device, dtype=dtype, fallback_threshold=fallback_threshold
+    )
 
 
 def _by_type(
@@ -284,6 +305,7 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
     t0 = time.perf_counter()
     scores = scorer.score(ds.examples, progress=progress)
     seconds = time.perf_counter() - t0
+    fallback = getattr(scorer, "fallback_threshold", None)
     gold: list[list[bool]] = []
     pred: list[list[bool]] = []
     kept_scores: list[list[float]] = []
@@ -292,13 +314,14 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
         gold.append([i in ex.relevant for i in idx])
         vals = [row[i] for i in idx]
         kept_scores.append([-math.inf if math.isnan(v) else v for v in vals])
-        pred.append([v > scorer.threshold for v in kept_scores[-1]])
+        pred.append(select(kept_scores[-1], scorer.threshold, fallback_threshold=fallback))
     metrics = compute_metrics(gold, pred)
     result = ResultRow(
         dataset=ds.name,
         lang=ds.lang,
         model=scorer.name,
         threshold=scorer.threshold,
+        fallback_threshold=fallback,
         metrics=metrics,
         seconds=round(seconds, 2),
         sentences_per_s=round(metrics.n_sentences / max(seconds, 1e-9), 1),
@@ -307,9 +330,9 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
     curve = None
     if sweep:
         grid = threshold_grid(scores, scorer.bounds)
-        f1s = sweep_f1(gold, kept_scores, grid)
+        f1s = sweep_f1(gold, kept_scores, grid, fallback)
         result.best_threshold, result.best_f1 = best_point(grid, f1s)
-        curve = Curve(ds.name, scorer.name, grid, f1s, scorer.threshold)
+        curve = Curve(ds.name, scorer.name, grid, f1s, scorer.threshold, fallback)
     return result, curve
 
 
@@ -326,12 +349,14 @@ def evaluate(
     dtype: str | None = None,
     e5_dir: str | None = None,
     on_result: Callable[[ResultTable], None] | None = None,
+    fallback_threshold: float | None = None,
 ) -> ResultTable:
     """Evaluate ``models`` (names, paths or Scorers) on ``datasets`` (suite names, files or EvalDatasets).
 
-    ``threshold`` overrides the checkpoints' default threshold; ``sweep`` adds a threshold–F1 curve and
-    the best point per model and dataset. A model that cannot be loaded (e.g. the embedding baseline
-    without its encoder) is skipped with a message in ``ResultTable.skipped``. ``on_result(table)`` is
+    ``threshold`` and ``fallback_threshold`` override the checkpoints' defaults; ``sweep`` adds a
+    threshold–F1 curve (at the fallback threshold in use) and the best point per model and dataset.
+    A model that cannot be loaded (e.g. the embedding baseline without its encoder) is skipped with a
+    message in ``ResultTable.skipped``. ``on_result(table)`` is
     called after each model × dataset run with the table so far (e.g. to save partial results).
     """
     from semantic_highlight.eval.baselines import BaselineUnavailable
@@ -351,7 +376,15 @@ def evaluate(
     scorers: list[Scorer] = []
     for spec in models:
         try:
-            scorer = resolve_model(spec, threshold=threshold, device=device, dtype=dtype, e5_dir=e5_dir, data_dir=data)
+            scorer = resolve_model(
+                spec,
+                threshold=threshold,
+                device=device,
+                dtype=dtype,
+                e5_dir=e5_dir,
+                data_dir=data,
+                fallback_threshold=fallback_threshold,
+            )
         except BaselineUnavailable as exc:
             log.warning("%s", exc)
             table.skipped.append(str(exc))

@@ -65,6 +65,8 @@ class LoadedModel(ABC):
     max_positions: int
     """Hard limit on the length of one model input (position embeddings)."""
     default_threshold: float
+    default_fallback_threshold: float | None = None
+    """Lower bar at which a document's best sentence is still kept when none passes the threshold."""
     name: str
     device: torch.device
 

@@ -188,6 +188,8 @@ class OpenProvenceModel(LoadedModel):
         if threshold is None:
             threshold = config.get("default_threadshold")  # the reference's legacy spelling
         self.default_threshold = float(threshold) if threshold is not None else FALLBACK_THRESHOLD
+        fallback = config.get("default_fallback_threshold")  # ours; absent from reference checkpoints
+        self.default_fallback_threshold = float(fallback) if fallback is not None else None
         self.name = name
 
     def _capture(self, module: nn.Module, args: Any, output: Any) -> None:

@@ -1,4 +1,4 @@
-"""Threshold calibration on the validation split, then export to an Open Provence folder."""
+"""Threshold (and fallback threshold) calibration on the validation split, then export to an Open Provence folder."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from semantic_highlight.aggregate import select
 from semantic_highlight.datasets.types import Example
 from semantic_highlight.eval.metrics import best_point, compute_metrics, sweep_f1
 from semantic_highlight.models.open_provence import max_positions
@@ -27,10 +28,30 @@ def load_exported(folder: str | Path) -> tuple[ProvenceModel, Encoding, dict[str
     return model, Encoding.from_folder(folder, max_positions(model.config)), cfg
 
 
+FALLBACKS: tuple[float | None, ...] = (None, *(round(0.4 - 0.05 * i, 2) for i in range(8)))
+"""Fallback thresholds tried at calibration: none first, then high to low (ties keep the earlier)."""
+
+
+def calibrate(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[bool]]) -> tuple[float, float | None, float]:
+    """``(threshold, fallback_threshold, micro F1)`` with the best F1 on validation scores.
+
+    Ties go to the higher threshold and to no fallback, then to the higher fallback.
+    """
+    grid = [round(0.95 - 0.01 * i, 2) for i in range(91)]  # high to low: ties go to the higher threshold
+    best: tuple[float, float | None, float] | None = None
+    for fallback in FALLBACKS:
+        thr, f1 = best_point(grid, sweep_f1(gold, scores, grid, fallback))
+        if best is None or f1 > best[2] + 1e-9:
+            best = (thr, fallback, f1)
+    assert best is not None
+    return best
+
+
 def calibrate_and_export(
     run: Path, out: Path, val: Sequence[Example], max_length: int, base_name: str | None = None
 ) -> float:
-    """Pick the F1-best threshold on ``val`` (fp16-rounded weights), then export ``run``'s checkpoint to ``out``."""
+    """Pick the F1-best threshold and fallback threshold on ``val`` (fp16-rounded weights), then export
+    ``run``'s checkpoint to ``out``."""
     cfg = TrainConfig(**json.loads((run / "train_config.json").read_text()))
     src = source_dir(cfg)
     model = ProvenceModel.skeleton(src)
@@ -40,16 +61,26 @@ def calibrate_and_export(
     enc = Encoding.from_folder(src, max_positions(model.config))
     scores = predict(model, enc, val, max_length)
     gold = [[i in e.relevant for i in range(len(e.sentences))] for e in val]
-    grid = [round(0.95 - 0.01 * i, 2) for i in range(91)]  # high to low: ties go to the higher threshold
-    thr, f1 = best_point(grid, sweep_f1(gold, scores, grid))
+    thr, fallback, f1 = calibrate(scores, gold)
+    without = best_point([thr], sweep_f1(gold, scores, [thr]))[1]
     per_lang = {}
     for lang in sorted({e.lang for e in val}):
         rows = [i for i, e in enumerate(val) if e.lang == lang]
-        m = compute_metrics([gold[i] for i in rows], [[x > thr for x in scores[i]] for i in rows])
+        m = compute_metrics(
+            [gold[i] for i in rows], [select(scores[i], thr, fallback_threshold=fallback) for i in rows]
+        )
         per_lang[lang] = {"precision": m.precision, "recall": m.recall, "f1": m.f1}
-    log.info("validation: threshold %.2f micro F1 %.4f %s", thr, f1, per_lang)
-    export_open_provence(model, src, out, max_length, thr, base_name=base_name)
-    (run / "validation.json").write_text(
-        json.dumps({"threshold": thr, "f1": f1, "per_lang": per_lang, "step": state["step"], "n": len(val)}, indent=2)
-    )
+    log.info("validation: threshold %.2f fallback %s micro F1 %.4f %s", thr, fallback, f1, per_lang)
+    extra = {"default_fallback_threshold": fallback} if fallback is not None else None
+    export_open_provence(model, src, out, max_length, thr, extra=extra, base_name=base_name)
+    summary = {
+        "threshold": thr,
+        "fallback_threshold": fallback,
+        "f1": f1,
+        "f1_without_fallback": without,
+        "per_lang": per_lang,
+        "step": state["step"],
+        "n": len(val),
+    }
+    (run / "validation.json").write_text(json.dumps(summary, indent=2))
     return thr

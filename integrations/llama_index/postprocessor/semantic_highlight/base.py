@@ -74,6 +74,10 @@ class SemanticHighlightPostprocessor(BaseNodePostprocessor):
         default="annotate", description="annotate: keep the text, add metadata; prune: keep only the highlights."
     )
     threshold: float | None = Field(default=None, description="Highlight threshold (None: the model's default).")
+    fallback_threshold: float | None = Field(
+        default=None,
+        description="A node with no sentence above threshold keeps its best one above this (None: the model's).",
+    )
     top_k: int | None = Field(default=None, description="At most this many highlighted sentences per node.")
     drop_empty: bool | None = Field(
         default=None, description="Drop nodes with nothing highlighted (None: only in prune mode)."
