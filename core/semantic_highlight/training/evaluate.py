@@ -1,9 +1,14 @@
-"""Threshold (and fallback threshold) calibration on the validation split, then export to an Open Provence folder."""
+"""Threshold (and fallback threshold) calibration on the validation split, then export to an Open Provence folder.
+
+Validation examples are scored by the engine on the exported folder, so the thresholds are picked on
+exactly the scores users get (fp16 weights, the engine's windows and aggregation).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,22 +16,11 @@ import torch
 from semantic_highlight.aggregate import select
 from semantic_highlight.datasets.types import Example
 from semantic_highlight.eval.metrics import best_point, compute_metrics, sweep_f1
-from semantic_highlight.models.open_provence import max_positions
-from semantic_highlight.training.export import export_open_provence
-from semantic_highlight.training.features import Encoding
+from semantic_highlight.training.export import export_open_provence, set_default_thresholds
 from semantic_highlight.training.model import ProvenceModel
-from semantic_highlight.training.train import TrainConfig, predict, source_dir
+from semantic_highlight.training.train import TrainConfig, source_dir
 
 log = logging.getLogger("semantic_highlight.training")
-
-
-def load_exported(folder: str | Path) -> tuple[ProvenceModel, Encoding, dict[str, object]]:
-    """Load an exported Open Provence folder written by this package (weights upcast to fp32)."""
-    folder = Path(folder)
-    model = ProvenceModel.from_pretrained(folder).eval()
-    cfg = json.loads((folder / "config.json").read_text())
-    return model, Encoding.from_folder(folder, max_positions(model.config)), cfg
-
 
 FALLBACKS: tuple[float | None, ...] = (None, *(round(0.4 - 0.05 * i, 2) for i in range(8)))
 """Fallback thresholds tried at calibration: none first, then high to low (ties keep the earlier)."""
@@ -47,22 +41,31 @@ def calibrate(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[bool]])
     return best
 
 
+def engine_scores(folder: str | Path, examples: Sequence[Example]) -> list[list[float]]:
+    """Sentence scores of ``examples`` from the engine on checkpoint ``folder`` (CPU, fp32 compute);
+    ``-inf`` for a blank sentence the engine does not score."""
+    from semantic_highlight.eval.runner import HighlighterScorer
+
+    scorer = HighlighterScorer(folder, device="cpu", dtype="float32", threshold=0.5, fallback_threshold=1.0)
+    return [[-math.inf if math.isnan(x) else x for x in row] for row in scorer.score(examples)]
+
+
 def calibrate_and_export(
     run: Path, out: Path, val: Sequence[Example], max_length: int, base_name: str | None = None
 ) -> float:
-    """Pick the F1-best threshold and fallback threshold on ``val`` (fp16-rounded weights), then export
-    ``run``'s checkpoint to ``out``."""
+    """Export ``run``'s checkpoint to ``out``, then set its threshold and fallback threshold to the
+    F1-best pair on ``val``; returns the threshold."""
     cfg = TrainConfig(**json.loads((run / "train_config.json").read_text()))
     src = source_dir(cfg)
     model = ProvenceModel.skeleton(src)
     state = torch.load(run / "ckpt.pt", weights_only=True)
-    model.load_state_dict({k: v.half().float() if v.is_floating_point() else v for k, v in state["model"].items()})
-    model.eval()
-    enc = Encoding.from_folder(src, max_positions(model.config))
-    scores = predict(model, enc, val, max_length)
+    model.load_state_dict(state["model"])
+    export_open_provence(model.eval(), src, out, max_length, 0.5, base_name=base_name)
+    scores = engine_scores(out, val)
     gold = [[i in e.relevant for i in range(len(e.sentences))] for e in val]
     thr, fallback, f1 = calibrate(scores, gold)
-    without = best_point([thr], sweep_f1(gold, scores, [thr]))[1]
+    set_default_thresholds(out, thr, fallback)
+    without = sweep_f1(gold, scores, [thr])[0]
     per_lang = {}
     for lang in sorted({e.lang for e in val}):
         rows = [i for i, e in enumerate(val) if e.lang == lang]
@@ -71,8 +74,6 @@ def calibrate_and_export(
         )
         per_lang[lang] = {"precision": m.precision, "recall": m.recall, "f1": m.f1}
     log.info("validation: threshold %.2f fallback %s micro F1 %.4f %s", thr, fallback, f1, per_lang)
-    extra = {"default_fallback_threshold": fallback} if fallback is not None else None
-    export_open_provence(model, src, out, max_length, thr, extra=extra, base_name=base_name)
     summary = {
         "threshold": thr,
         "fallback_threshold": fallback,

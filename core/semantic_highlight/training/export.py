@@ -113,3 +113,15 @@ def export_open_provence(
     save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
     _tokenizer_files(Path(source_dir), out)
     return out
+
+
+def set_default_thresholds(folder: str | Path, threshold: float, fallback_threshold: float | None) -> None:
+    """Write the calibrated selection defaults into ``folder/config.json`` (``None``: no fallback)."""
+    path = Path(folder) / "config.json"
+    cfg = json.loads(path.read_text())
+    cfg["default_threshold"] = cfg["default_threadshold"] = threshold
+    if fallback_threshold is None:
+        cfg.pop("default_fallback_threshold", None)
+    else:
+        cfg["default_fallback_threshold"] = fallback_threshold
+    path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False))

@@ -288,36 +288,3 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
                 return model
     model.eval()
     return model
-
-
-@torch.inference_mode()
-def predict(
-    model: ProvenceModel,
-    enc: Encoding,
-    examples: Sequence[Example],
-    max_length: int,
-    batch_size: int = 32,
-    bf16: bool = False,
-) -> list[list[float]]:
-    """Sentence scores (mean token keep-probability) per example, windows batched like the engine."""
-    pad = enc.layout.pad_id
-    flat: list[tuple[int, Window]] = []
-    for n, ex in enumerate(examples):
-        flat += [(n, w) for w in build_windows(enc, ex.query, ex.sentences, max_length)]
-    acc: list[list[list[float]]] = [[[] for _ in ex.sentences] for ex in examples]
-    order = sorted(range(len(flat)), key=lambda i: len(flat[i][1].input_ids))
-    for s in range(0, len(order), batch_size):
-        idx = order[s : s + batch_size]
-        width = max(len(flat[i][1].input_ids) for i in idx)
-        ids = torch.full((len(idx), width), pad, dtype=torch.long)
-        for r, i in enumerate(idx):
-            ids[r, : len(flat[i][1].input_ids)] = torch.tensor(flat[i][1].input_ids)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            _, logits = model(ids, (ids != pad).long())
-        probs = logits.float().softmax(-1)[..., 1]
-        for r, i in enumerate(idx):
-            n, w = flat[i]
-            for p, si in zip(probs[r, : len(w.input_ids)].tolist(), w.sent_index, strict=True):
-                if si >= 0:
-                    acc[n][si].append(p)
-    return [[sum(v) / len(v) if v else 0.0 for v in per] for per in acc]
