@@ -69,6 +69,7 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--eval-limit", type=int, default=None, help="examples per evaluation set (eval step)")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
+    p.add_argument("--device", default=None, help="train on this device, e.g. cuda (default: cuda when available)")
     a = p.parse_args(argv)
     unknown = [s for s in a.steps if s not in (*STEPS, "all")]
     if unknown:
@@ -182,6 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             freeze_layers=a.freeze_layers,
             train_max_length=a.train_max_length,
             threads=a.threads or torch.get_num_threads(),
+            device=a.device or ("cuda" if torch.cuda.is_available() else "cpu"),
         )
         t0 = time.time()
         train(cfg, train_ex, cos)

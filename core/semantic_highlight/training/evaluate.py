@@ -58,7 +58,7 @@ def calibrate_and_export(
     cfg = TrainConfig(**json.loads((run / "train_config.json").read_text()))
     src = source_dir(cfg)
     model = ProvenceModel.skeleton(src)
-    state = torch.load(run / "ckpt.pt", weights_only=True)
+    state = torch.load(run / "ckpt.pt", weights_only=True, map_location="cpu")
     model.load_state_dict(state["model"])
     export_open_provence(model.eval(), src, out, max_length, 0.5, base_name=base_name)
     scores = engine_scores(out, val)

@@ -45,6 +45,7 @@ class TrainConfig:
     neg_window_keep: float = 0.15
     bf16: bool = True
     threads: int = 2
+    device: str = "cpu"  # "cuda" trains on a GPU (bf16 autocast there too)
     freeze_layers: int = 4
     teacher_scale: dict[str, list[float]] = field(default_factory=dict)
 
@@ -205,7 +206,9 @@ def source_dir(cfg: TrainConfig) -> Path:
 
 def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, list[float]] | None) -> ProvenceModel:
     """Train (resuming from ``run_dir/ckpt.pt`` when present); returns the model in eval mode."""
-    torch.set_num_threads(cfg.threads)
+    device = torch.device(cfg.device)
+    if device.type == "cpu":
+        torch.set_num_threads(cfg.threads)
     run = Path(cfg.run_dir)
     run.mkdir(parents=True, exist_ok=True)
     random.seed(cfg.seed)
@@ -214,6 +217,7 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
         ProvenceModel.from_pretrained(cfg.init_from) if cfg.init_from else ProvenceModel.from_encoder(cfg.encoder_dir)
     )
     model.freeze(cfg.freeze_layers)  # keep the embeddings (and the lowest layers) of the bi-encoder fixed
+    model.to(device)
     enc = Encoding.from_folder(source_dir(cfg), max_positions(model.config))
     if cos is not None and not cfg.teacher_scale:
         cfg.teacher_scale = teacher_scale(train_examples, cos)
@@ -235,14 +239,14 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
     spent = 0.0
     ckpt = run / "ckpt.pt"
     if ckpt.exists():
-        state = torch.load(ckpt, weights_only=True)
+        state = torch.load(ckpt, weights_only=True, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         step = int(state["step"])
         spent = float(state.get("elapsed", 0.0))
         random.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())
         log.info("resumed from step %d", step)
     (run / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
     pad = enc.layout.pad_id
@@ -254,8 +258,8 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
         epoch, offset = divmod(step, per_epoch)
         plan = batches_for_epoch(items, cfg.batch_size, cfg.seed + epoch)
         for b in plan[offset:]:
-            batch = collate([items[i] for i in b], pad)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            batch = {k: v.to(device, non_blocking=True) for k, v in collate([items[i] for i in b], pad).items()}
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 rank_logit, tok_logits = model(batch["input_ids"], batch["attention_mask"])
             loss, tok_loss = loss_fn(rank_logit, tok_logits, batch, cfg.rank_weight)
             opt.zero_grad(set_to_none=True)
