@@ -280,7 +280,7 @@ def test_fallback_threshold_reaches_the_engine(highlighter: Any) -> None:
         assert chunk.metadata is not None and [(sp["start"], sp["end"]) for sp in chunk.metadata["spans"]] == [
             (best.start, best.end)
         ]
-    none = annotate_chunks(highlighter, QUERY, DOCS, AnnotateOptions(threshold=1.0))
+    none = annotate_chunks(highlighter, QUERY, DOCS, AnnotateOptions(threshold=1.0, fallback_threshold=1.0))  # off
     assert all(c.metadata is not None and c.metadata["spans"] == [] for c in none.chunks)
 
 

@@ -83,8 +83,9 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
             else ""
         )
         + f"Seeded ({cfg.get('seed')}), CPU (2 shared vCPU), bf16 autocast, AdamW lr {cfg.get('lr')} (heads"
-        f" {cfg.get('head_lr')}), linear warmup/decay, batch {cfg.get('batch_size')}, {val.get('step', '?')}"
-        f" steps, max_length {cfg.get('max_length')}. Loss on context tokens only (query and special tokens"
+        f" {cfg.get('head_lr')}), linear warmup/decay, batch {cfg.get('batch_size')} windows of up to"
+        f" {cfg.get('train_max_length')} tokens, {val.get('step', '?')} steps, max_length {cfg.get('max_length')}."
+        " Loss on context tokens only (query and special tokens"
         " ignored): "
         + (
             f"soft-target cross-entropy where gold-sentence tokens have target 1 and other context tokens"
