@@ -34,6 +34,8 @@ def test_shipped_files_are_small_and_safe() -> None:
     assert sum(files.values()) <= 80 * 1024 * 1024
     config = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())
     assert config["model_type"] == "open_provence" and "auto_map" not in config
+    assert config["base_model_config"]["model_type"] == "bert"
+    assert 0 < config["default_threshold"] < 1 and config["max_length"] <= 512
 
 
 def test_loads_offline_in_a_fresh_process() -> None:
@@ -74,6 +76,21 @@ def test_paraphrased_answers_score_highest(default: SemanticHighlighter, query: 
     best = max(r.sentences, key=lambda s: s.score)
     assert best.index == answer, [(s.text, round(s.score, 3)) for s in r.sentences]
     assert r.sentences[answer].selected
+
+
+@pytest.mark.parametrize(
+    ("query", "sentences"),
+    [
+        (
+            "Who directed the film?",
+            ["The film premiered in 2003. ", "It was directed by Jane Park. ", "The soundtrack sold well."],
+        ),
+        ("这部电影的导演是谁？", ["这部电影于2003年首映。", "影片由朴珍执导。", "原声带销量很好。"]),
+    ],
+)
+def test_answer_sentence_scores_highest(default: SemanticHighlighter, query: str, sentences: list[str]) -> None:
+    scores = [s.score for s in default.highlight(query, [sentences])[0].sentences]
+    assert max(range(len(scores)), key=scores.__getitem__) == 1, (query, scores)
 
 
 def _xquad(lang: str, n: int) -> list[Any]:

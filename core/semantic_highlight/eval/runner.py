@@ -33,6 +33,7 @@ __all__ = [
     "ResultTable",
     "Scorer",
     "evaluate",
+    "labelled_scores",
     "resolve_model",
     "threshold_grid",
 ]
@@ -180,7 +181,6 @@ class Curve:
     thresholds: list[float]
     f1: list[float]
     default_threshold: float
-    fallback_threshold: float | None = None
 
 
 @dataclass
@@ -241,6 +241,20 @@ class ResultTable:
         )
 
 
+def labelled_scores(
+    examples: Sequence[Example], scores: Sequence[Sequence[float]]
+) -> tuple[list[list[bool]], list[list[float]]]:
+    """Gold labels and scores of each example's non-blank sentences (what metrics count); an unscored
+    (NaN) sentence gets ``-inf``, so it is never selected."""
+    gold: list[list[bool]] = []
+    kept: list[list[float]] = []
+    for ex, row in zip(examples, scores, strict=True):
+        idx = [i for i, s in enumerate(ex.sentences) if s.strip()]
+        gold.append([i in ex.relevant for i in idx])
+        kept.append([-math.inf if math.isnan(row[i]) else row[i] for i in idx])
+    return gold, kept
+
+
 def threshold_grid(scores: Sequence[Sequence[float]], bounds: tuple[float, float] | None) -> list[float]:
     """Sweep thresholds: 101 steps over ``bounds``, else 201 quantiles of the observed scores."""
     if bounds is not None:
@@ -277,12 +291,12 @@ def resolve_model(
         from semantic_highlight.eval.baselines import EmbeddingBaseline
 
         return EmbeddingBaseline(e5_dir, data_dir=data_dir)
-    if text == "default":
-        return HighlighterScorer(
-            None, name="default", threshold=threshold, device=device, dtype=dtype, fallback_threshold=fallback_threshold
-        )
-    return HighlighterScorer(
-        text, threshold=threshold, device=device, dtype=dtype, fallback_threshold=fallback_threshold
+    return HighlighterScorer(  # None: the embedded default model, named "default"
+        None if text == "default" else text,
+        threshold=threshold,
+        device=device,
+        dtype=dtype,
+        fallback_threshold=fallback_threshold,
     )
 
 
@@ -306,15 +320,8 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
     scores = scorer.score(ds.examples, progress=progress)
     seconds = time.perf_counter() - t0
     fallback = getattr(scorer, "fallback_threshold", None)
-    gold: list[list[bool]] = []
-    pred: list[list[bool]] = []
-    kept_scores: list[list[float]] = []
-    for ex, row in zip(ds.examples, scores, strict=True):
-        idx = [i for i, s in enumerate(ex.sentences) if s.strip()]
-        gold.append([i in ex.relevant for i in idx])
-        vals = [row[i] for i in idx]
-        kept_scores.append([-math.inf if math.isnan(v) else v for v in vals])
-        pred.append(select(kept_scores[-1], scorer.threshold, fallback_threshold=fallback))
+    gold, kept_scores = labelled_scores(ds.examples, scores)
+    pred = [select(row, scorer.threshold, fallback_threshold=fallback) for row in kept_scores]
     metrics = compute_metrics(gold, pred)
     result = ResultRow(
         dataset=ds.name,
@@ -332,7 +339,7 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
         grid = threshold_grid(scores, scorer.bounds)
         f1s = sweep_f1(gold, kept_scores, grid, fallback)
         result.best_threshold, result.best_f1 = best_point(grid, f1s)
-        curve = Curve(ds.name, scorer.name, grid, f1s, scorer.threshold, fallback)
+        curve = Curve(ds.name, scorer.name, grid, f1s, scorer.threshold)
     return result, curve
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 from semantic_highlight.aggregate import select
 from semantic_highlight.datasets.types import Example
 from semantic_highlight.eval.metrics import best_point, compute_metrics, sweep_f1
+from semantic_highlight.eval.runner import HighlighterScorer, labelled_scores
 from semantic_highlight.training.export import export_open_provence, set_default_thresholds
 from semantic_highlight.training.model import ProvenceModel
 from semantic_highlight.training.train import TrainConfig, source_dir
@@ -41,15 +41,6 @@ def calibrate(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[bool]])
     return best
 
 
-def engine_scores(folder: str | Path, examples: Sequence[Example]) -> list[list[float]]:
-    """Sentence scores of ``examples`` from the engine on checkpoint ``folder`` (CPU, fp32 compute);
-    ``-inf`` for a blank sentence the engine does not score."""
-    from semantic_highlight.eval.runner import HighlighterScorer
-
-    scorer = HighlighterScorer(folder, device="cpu", dtype="float32", threshold=0.5, fallback_threshold=1.0)
-    return [[-math.inf if math.isnan(x) else x for x in row] for row in scorer.score(examples)]
-
-
 def calibrate_and_export(
     run: Path, out: Path, val: Sequence[Example], max_length: int, base_name: str | None = None
 ) -> float:
@@ -61,8 +52,8 @@ def calibrate_and_export(
     state = torch.load(run / "ckpt.pt", weights_only=True, map_location="cpu")
     model.load_state_dict(state["model"])
     export_open_provence(model.eval(), src, out, max_length, 0.5, base_name=base_name)
-    scores = engine_scores(out, val)
-    gold = [[i in e.relevant for i in range(len(e.sentences))] for e in val]
+    scorer = HighlighterScorer(out, device="cpu", dtype="float32")  # CPU fp32: the scores users get by default
+    gold, scores = labelled_scores(val, scorer.score(val))
     thr, fallback, f1 = calibrate(scores, gold)
     set_default_thresholds(out, thr, fallback)
     without = sweep_f1(gold, scores, [thr])[0]
