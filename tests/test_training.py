@@ -167,3 +167,39 @@ def test_model_card_reports_the_calibrated_thresholds(tmp_path: Path) -> None:
     assert "`default_threshold` 0.55, `default_fallback_threshold` 0.1" in card
     assert "F1 0.701; per language en 0.720 (threshold alone: 0.690)" in card
     assert "| tydi | Apache-2.0 | 5 |" in card and "| xquad-en | 0.8 |" in card and "two stages" in card
+
+
+HANDWRITTEN = Path(__file__).resolve().parents[1] / "training_data" / "handwritten"
+
+
+def test_paraphrase_check_uses_the_keyword_baselines_terms() -> None:
+    import importlib.util
+
+    pytest.importorskip("snowballstemmer")
+    spec = importlib.util.spec_from_file_location("hw_validate", HANDWRITTEN / "validate.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    sents = ["The chip scored over a million in benchmarks. ", "It comes in blue."]
+    ex = {"query_type": "paraphrase", "sentences": sents, "relevant": [0]}
+    assert mod.paraphrase_overlap({**ex, "query": "how fast is the phone"}, None) == set()
+    assert mod.paraphrase_overlap({**ex, "query": "benchmark results of the phone"}, None) == {"benchmark"}
+    assert mod.paraphrase_overlap({**ex, "query": "benchmark", "query_type": "keyword"}, None) == set()
+    zh = {"query_type": "paraphrase", "sentences": ["這款晶片跑分超過一百萬。", "顏色是藍色。"], "relevant": [0]}
+    opencc = pytest.importorskip("opencc")
+    t2s = opencc.OpenCC("t2s").convert
+    assert mod.paraphrase_overlap({**zh, "query": "手机快不快"}, t2s) == set()
+    assert mod.paraphrase_overlap({**zh, "query": "芯片跑分多少"}, t2s) == {"片跑", "跑分"}
+    # Traditional passages are compared after t2s: 這款 only matches 这款 once converted
+    assert mod.paraphrase_overlap({**zh, "query": "这款的速度"}, t2s) == {"这款"}
+    assert mod.paraphrase_overlap({**zh, "query": "这款的速度"}, None) == set()
+
+
+@needs_data
+def test_handwritten_examples_validate() -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, str(HANDWRITTEN / "validate.py")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "0 share >= 5 shingles" in r.stdout

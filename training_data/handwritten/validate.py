@@ -2,8 +2,10 @@
 
 Checks: every line parses; required fields; ids unique; "".join(sentences) is a substring of the
 source passage (DRCD compared after OpenCC t2s unless script == traditional); 3-12 sentences;
-indices in range and unique; unanswerable <=> relevant == []; no evaluation-set sources; and
-text-level disjointness: no passage shares 5 or more 10-word (English) or 12-character (Chinese,
+indices in range and unique; unanswerable <=> relevant == []; no evaluation-set sources; a
+same-language ``paraphrase`` query shares no term with its relevant sentences by the keyword baseline's own
+definition (stemmed English content words, Chinese character bigrams, after t2s), so the keyword baseline scores
+it zero; and text-level disjointness: no passage shares 5 or more 10-word (English) or 12-character (Chinese,
 after t2s) shingles with any evaluation text (``--no-overlap`` skips this slower check).
 Run with the project venv: .venv/bin/python training_data/handwritten/validate.py
 """
@@ -16,8 +18,8 @@ import os
 import re
 import sys
 
-D = os.environ.get("SHARED_DATA", "/work/shared/data")
 HERE = os.path.dirname(os.path.abspath(__file__))
+D = os.environ.get("SHARED_DATA", os.path.join(HERE, "..", "..", "..", "shared", "data"))  # ../shared beside the repo
 EVAL = ("xquad", "multispanqa", "fgc", "wikiqa", "chinese_squad", "dureader", "cail", "wikitext", "thucnews")
 _cache = {}
 
@@ -106,6 +108,10 @@ def main():
             if (o["query_type"] == "unanswerable") != (rel == []):
                 print("unanswerable/relevant mismatch", o["id"])
                 err += 1
+            shared = paraphrase_overlap(o, t2s)
+            if shared:
+                print("paraphrase query shares terms with its answer", o["id"], sorted(shared))
+                err += 1
             key = (o["query"], joined)
             if key in seen:
                 print("duplicate example", o["id"])
@@ -120,6 +126,17 @@ def main():
     if "--no-overlap" not in sys.argv:
         total_err += overlap_errors(texts, t2s)
     sys.exit(1 if total_err else 0)
+
+
+def paraphrase_overlap(o, t2s):
+    """Keyword-baseline terms a same-language paraphrase query shares with its relevant sentences."""
+    if o["query_type"] != "paraphrase" or o.get("cross_lingual"):
+        return set()
+    from semantic_highlight.eval.baselines import query_terms, sentence_terms
+
+    conv = t2s or (lambda t: t)
+    answer = set().union(*(sentence_terms(conv(o["sentences"][i])) for i in o["relevant"]))
+    return query_terms(conv(o["query"])) & answer
 
 
 _WORDS = re.compile(r"[a-z0-9]+")
