@@ -348,6 +348,10 @@ def test_runner_end_to_end() -> None:
     assert tiny is not None and 0.0 <= tiny.metrics.f1 <= 1.0
     again = ResultTable.from_dict(json.loads(json.dumps(table.to_dict())))
     assert again.rows == table.rows and again.curves == table.curves
+    older = table.to_dict()  # a results.json from a version whose curves and rows had a field since removed
+    older["curves"][0]["fallback_threshold"] = None
+    older["rows"][0]["retired_field"] = 1
+    assert ResultTable.from_dict(older).curves == table.curves and ResultTable.from_dict(older).rows == table.rows
     other = ResultTable.from_dict(table.to_dict())
     other.rows = [r for r in other.rows if r.model == "keyword"]
     other.rows[0].metrics = compute_metrics([[True]], [[True]])

@@ -169,7 +169,7 @@ class ResultRow:
     def from_dict(cls, d: dict[str, Any]) -> ResultRow:
         names = set(Metrics.__dataclass_fields__)
         own = {k: v for k, v in d.items() if k not in names}
-        return cls(metrics=Metrics(**{k: d[k] for k in names}), **own)
+        return cls(metrics=Metrics(**{k: d[k] for k in names}), **_known_fields(cls, own))
 
 
 @dataclass
@@ -181,6 +181,11 @@ class Curve:
     thresholds: list[float]
     f1: list[float]
     default_threshold: float
+
+
+def _known_fields(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` without keys ``cls`` no longer has, so ``--append`` reads a results.json an older version wrote."""
+    return {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
 
 
 @dataclass
@@ -215,7 +220,7 @@ class ResultTable:
             rows=[ResultRow.from_dict(r) for r in d.get("rows", [])],
             datasets=list(d.get("datasets", [])),
             models=dict(d.get("models", {})),
-            curves=[Curve(**c) for c in d.get("curves", [])],
+            curves=[Curve(**_known_fields(Curve, c)) for c in d.get("curves", [])],
             skipped=list(d.get("skipped", [])),
             meta=dict(d.get("meta", {})),
         )
