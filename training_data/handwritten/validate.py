@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 D = os.environ.get("SHARED_DATA", os.path.join(HERE, "..", "..", "..", "shared", "data"))  # ../shared beside the repo
@@ -128,7 +129,7 @@ def main():
     sys.exit(1 if total_err else 0)
 
 
-def paraphrase_overlap(o, t2s):
+def paraphrase_overlap(o: dict, t2s: Callable[[str], str] | None) -> set[str]:
     """Keyword-baseline terms a same-language paraphrase query shares with its relevant sentences."""
     if o["query_type"] != "paraphrase" or o.get("cross_lingual"):
         return set()
