@@ -9,7 +9,9 @@ import pytest
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.exists(), reason="shared/data not available")
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "core" / "semantic_highlight" / "default_model"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = ROOT / "core" / "semantic_highlight" / "default_model"
+HANDWRITTEN = ROOT / "training_data" / "handwritten"
 
 
 def _full_tokenizer_path() -> Path | None:
@@ -167,9 +169,6 @@ def test_model_card_reports_the_calibrated_thresholds(tmp_path: Path) -> None:
     assert "`default_threshold` 0.55, `default_fallback_threshold` 0.1" in card
     assert "F1 0.701; per language en 0.720 (threshold alone: 0.690)" in card
     assert "| tydi | Apache-2.0 | 5 |" in card and "| xquad-en | 0.8 |" in card and "two stages" in card
-
-
-HANDWRITTEN = Path(__file__).resolve().parents[1] / "training_data" / "handwritten"
 
 
 def test_paraphrase_check_uses_the_keyword_baselines_terms() -> None:

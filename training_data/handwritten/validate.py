@@ -19,8 +19,11 @@ import re
 import sys
 from collections.abc import Callable
 
+from semantic_highlight.eval.baselines import query_terms, sentence_terms
+from semantic_highlight.eval.suite import default_data_dir
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-D = os.environ.get("SHARED_DATA", os.path.join(HERE, "..", "..", "..", "shared", "data"))  # ../shared beside the repo
+D = os.environ.get("SHARED_DATA") or str(default_data_dir())
 EVAL = ("xquad", "multispanqa", "fgc", "wikiqa", "chinese_squad", "dureader", "cail", "wikitext", "thucnews")
 _cache = {}
 
@@ -133,8 +136,6 @@ def paraphrase_overlap(o: dict, t2s: Callable[[str], str] | None) -> set[str]:
     """Keyword-baseline terms a same-language paraphrase query shares with its relevant sentences."""
     if o["query_type"] != "paraphrase" or o.get("cross_lingual"):
         return set()
-    from semantic_highlight.eval.baselines import query_terms, sentence_terms
-
     conv = t2s or (lambda t: t)
     answer = set().union(*(sentence_terms(conv(o["sentences"][i])) for i in o["relevant"]))
     return query_terms(conv(o["query"])) & answer
