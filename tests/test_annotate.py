@@ -528,6 +528,15 @@ def test_train_cli_on_annotate_output_then_fine_tune(tmp_path: Path) -> None:
     w = "pruning_head.classifier.weight"
     assert not torch.equal(before.state_dict()[w], after.state_dict()[w])  # it trained from the first model
 
+    # validate: both models on the split `second` was calibrated on; `second` reproduces its export's F1
+    args = [*common, "--val-file", str(labelled), "--out", str(second), "--compare", str(first)]
+    assert front(["train", "validate", *args, "--run", "b"]) == 0
+    rows = json.loads((tmp_path / "build" / "b" / "validate.json").read_text())
+    exported = json.loads((tmp_path / "build" / "b" / "validation.json").read_text())
+    assert [r["model"] for r in rows] == [str(second), str(first)] and rows[0]["n"] == exported["n"]
+    assert rows[0]["f1"] == pytest.approx(exported["f1"]) and rows[0]["threshold"] == exported["threshold"]
+    assert all(r["best_f1"] >= r["f1"] - 1e-9 for r in rows)
+
     h = SemanticHighlighter(model=str(second), device="cpu")
     result = h.highlight("长城有多长？", ZH)
     zh_record = next(r for r in read_jsonl(labelled) if r["lang"] == "zh")

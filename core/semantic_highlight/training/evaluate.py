@@ -41,6 +41,34 @@ def calibrate(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[bool]])
     return best
 
 
+def validation_scores(folder: Path, val: Sequence[Example]) -> tuple[list[list[bool]], list[list[float]]]:
+    """Gold labels and scores of ``val`` from the Open Provence ``folder``, on CPU fp32 (the scores users get)."""
+    return labelled_scores(val, HighlighterScorer(folder, device="cpu", dtype="float32").score(val))
+
+
+def validate_model(folder: Path, val: Sequence[Example]) -> dict[str, object]:
+    """F1 of ``folder`` on ``val`` at its own default thresholds, and the best pair :func:`calibrate` finds.
+
+    Compares models on one validation split (e.g. the shipped model against a new run) without exporting.
+    """
+    cfg = json.loads((folder / "config.json").read_text())
+    thr = float(cfg.get("default_threshold", 0.5))
+    fallback = cfg.get("default_fallback_threshold")
+    gold, scores = validation_scores(folder, val)
+    own = compute_metrics(gold, [select(row, thr, fallback_threshold=fallback) for row in scores]).f1
+    best_thr, best_fallback, best_f1 = calibrate(scores, gold)
+    return {
+        "model": str(folder),
+        "threshold": thr,
+        "fallback_threshold": fallback,
+        "f1": own,
+        "best_threshold": best_thr,
+        "best_fallback_threshold": best_fallback,
+        "best_f1": best_f1,
+        "n": len(val),
+    }
+
+
 def calibrate_and_export(
     run: Path, out: Path, val: Sequence[Example], max_length: int, base_name: str | None = None
 ) -> float:
@@ -52,8 +80,7 @@ def calibrate_and_export(
     state = torch.load(run / "ckpt.pt", weights_only=True, map_location="cpu")
     model.load_state_dict(state["model"])
     export_open_provence(model.eval(), src, out, max_length, 0.5, base_name=base_name)
-    scorer = HighlighterScorer(out, device="cpu", dtype="float32")  # CPU fp32: the scores users get by default
-    gold, scores = labelled_scores(val, scorer.score(val))
+    gold, scores = validation_scores(out, val)
     thr, fallback, f1 = calibrate(scores, gold)
     set_default_thresholds(out, thr, fallback)
     without = sweep_f1(gold, scores, [thr])[0]
