@@ -41,9 +41,14 @@ def calibrate(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[bool]])
     return best
 
 
+def _scorer(folder: Path) -> HighlighterScorer:
+    """The engine on ``folder``, CPU fp32: the scores and default thresholds users get."""
+    return HighlighterScorer(folder, device="cpu", dtype="float32")
+
+
 def validation_scores(folder: Path, val: Sequence[Example]) -> tuple[list[list[bool]], list[list[float]]]:
-    """Gold labels and scores of ``val`` from the Open Provence ``folder``, on CPU fp32 (the scores users get)."""
-    return labelled_scores(val, HighlighterScorer(folder, device="cpu", dtype="float32").score(val))
+    """Gold labels and scores of ``val`` from the Open Provence ``folder``."""
+    return labelled_scores(val, _scorer(folder).score(val))
 
 
 def validate_model(folder: Path, val: Sequence[Example]) -> dict[str, object]:
@@ -51,10 +56,9 @@ def validate_model(folder: Path, val: Sequence[Example]) -> dict[str, object]:
 
     Compares models on one validation split (e.g. the shipped model against a new run) without exporting.
     """
-    cfg = json.loads((folder / "config.json").read_text())
-    thr = float(cfg.get("default_threshold", 0.5))
-    fallback = cfg.get("default_fallback_threshold")
-    gold, scores = validation_scores(folder, val)
+    scorer = _scorer(folder)  # its thresholds as the engine resolves them from the checkpoint
+    thr, fallback = scorer.threshold, scorer.fallback_threshold
+    gold, scores = labelled_scores(val, scorer.score(val))
     own = compute_metrics(gold, [select(row, thr, fallback_threshold=fallback) for row in scores]).f1
     best_thr, best_fallback, best_f1 = calibrate(scores, gold)
     return {
