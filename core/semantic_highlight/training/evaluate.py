@@ -41,14 +41,13 @@ def calibrate(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[bool]])
     return best
 
 
-def _scorer(folder: Path) -> HighlighterScorer:
-    """The engine on ``folder``, CPU fp32: the scores and default thresholds users get."""
-    return HighlighterScorer(folder, device="cpu", dtype="float32")
-
-
-def validation_scores(folder: Path, val: Sequence[Example]) -> tuple[list[list[bool]], list[list[float]]]:
-    """Gold labels and scores of ``val`` from the Open Provence ``folder``."""
-    return labelled_scores(val, _scorer(folder).score(val))
+def _validation_scores(
+    folder: Path, val: Sequence[Example]
+) -> tuple[HighlighterScorer, list[list[bool]], list[list[float]]]:
+    """The engine on ``folder`` (CPU fp32: the scores and default thresholds users get), and the gold
+    labels and scores of ``val``."""
+    scorer = HighlighterScorer(folder, device="cpu", dtype="float32")
+    return (scorer, *labelled_scores(val, scorer.score(val)))
 
 
 def validate_model(folder: Path, val: Sequence[Example]) -> dict[str, object]:
@@ -56,16 +55,14 @@ def validate_model(folder: Path, val: Sequence[Example]) -> dict[str, object]:
 
     Compares models on one validation split (e.g. the shipped model against a new run) without exporting.
     """
-    scorer = _scorer(folder)  # its thresholds as the engine resolves them from the checkpoint
-    thr, fallback = scorer.threshold, scorer.fallback_threshold
-    gold, scores = labelled_scores(val, scorer.score(val))
-    own = compute_metrics(gold, [select(row, thr, fallback_threshold=fallback) for row in scores]).f1
+    scorer, gold, scores = _validation_scores(folder, val)
+    thr, fallback = scorer.threshold, scorer.fallback_threshold  # as the engine resolves them from the checkpoint
     best_thr, best_fallback, best_f1 = calibrate(scores, gold)
     return {
         "model": str(folder),
         "threshold": thr,
         "fallback_threshold": fallback,
-        "f1": own,
+        "f1": sweep_f1(gold, scores, [thr], fallback)[0],
         "best_threshold": best_thr,
         "best_fallback_threshold": best_fallback,
         "best_f1": best_f1,
@@ -84,7 +81,7 @@ def calibrate_and_export(
     state = torch.load(run / "ckpt.pt", weights_only=True, map_location="cpu")
     model.load_state_dict(state["model"])
     export_open_provence(model.eval(), src, out, max_length, 0.5, base_name=base_name)
-    gold, scores = validation_scores(out, val)
+    _, gold, scores = _validation_scores(out, val)
     thr, fallback, f1 = calibrate(scores, gold)
     set_default_thresholds(out, thr, fallback)
     without = sweep_f1(gold, scores, [thr])[0]
