@@ -23,7 +23,7 @@ from semantic_highlight.eval.baselines import query_terms, sentence_terms
 from semantic_highlight.eval.suite import default_data_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-D = os.environ.get("SHARED_DATA") or str(default_data_dir())
+D = str(default_data_dir())  # $SEMANTIC_HIGHLIGHT_DATA, else ../shared/data
 EVAL = ("xquad", "multispanqa", "fgc", "wikiqa", "chinese_squad", "dureader", "cail", "wikitext", "thucnews")
 _cache = {}
 
