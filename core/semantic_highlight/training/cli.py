@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not val_ex:
             raise SystemExit("semantic-highlight train: no validation example to score (see --val-file)")
         rows = [validate_model(Path(folder), val_ex) for folder in [out, *a.compare]]
-        (run / "validate.json").parent.mkdir(parents=True, exist_ok=True)
+        run.mkdir(parents=True, exist_ok=True)
         (run / "validate.json").write_text(json.dumps(rows, indent=2))
         print(f"validation split: {len(val_ex)} examples; micro F1 at each model's thresholds, then recalibrated")
         for r in rows:
