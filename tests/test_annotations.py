@@ -152,6 +152,9 @@ def test_annotation_metadata_rejects_unknown_mode() -> None:
         ({"context_sentences": None}, ValueError),
         ({"threshold": "0.5"}, TypeError),
         ({"fallback_threshold": True}, TypeError),
+        ({"relative_threshold": "0.5"}, TypeError),
+        ({"relative_threshold": 0.0}, ValueError),
+        ({"relative_threshold": 1.2}, ValueError),
         ({"drop_empty": "yes"}, TypeError),
     ],
 )
@@ -282,6 +285,15 @@ def test_fallback_threshold_reaches_the_engine(highlighter: Any) -> None:
         ]
     none = annotate_chunks(highlighter, QUERY, DOCS, AnnotateOptions(threshold=1.0, fallback_threshold=1.0))  # off
     assert all(c.metadata is not None and c.metadata["spans"] == [] for c in none.chunks)
+
+
+def test_relative_threshold_reaches_the_engine(highlighter: Any) -> None:
+    # the fallback keeps each chunk's best sentence; a tiny ratio then brings every other sentence
+    options = AnnotateOptions(threshold=1.0, fallback_threshold=-1.0, relative_threshold=1e-9)
+    batch = annotate_chunks(highlighter, QUERY, DOCS, options)
+    for chunk, doc in zip(batch.chunks, DOCS, strict=True):
+        sentences = highlighter.highlight(QUERY, doc, threshold=1.0).sentences
+        assert chunk.metadata is not None and len(chunk.metadata["spans"]) == len(sentences)
 
 
 def test_query_must_be_a_string(highlighter: Any) -> None:

@@ -34,6 +34,18 @@ def test_json_output(doc: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert all(text[h["start"] : h["end"]] == h["text"] for h in payload[0]["highlights"])
 
 
+def test_selection_options_reach_the_engine(doc: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["highlight", "-q", "capital", "-m", MODEL, "-f", "json", "-t", "1.0", "--fallback-threshold", "0.0"]
+    assert main([*base, str(doc)]) == 0
+    (best,) = json.loads(capsys.readouterr().out)
+    assert len(best["highlights"]) == 1 and best["relative_threshold"] is None
+    assert main([*base, "--relative-threshold", "0.000001", str(doc)]) == 0
+    (wide,) = json.loads(capsys.readouterr().out)
+    assert len(wide["highlights"]) == len(wide["sentences"]) > 1 and wide["relative_threshold"] == 1e-6
+    assert main([*base, "--relative-threshold", "1.5", str(doc)]) == 2
+    assert "relative_threshold must be in (0, 1]" in capsys.readouterr().err
+
+
 def test_html_output(doc: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["highlight", "-q", "capital", "-m", MODEL, "-f", "html", "-t", "0.0", str(doc)]) == 0
     assert "<mark" in capsys.readouterr().out

@@ -77,8 +77,12 @@ def test_sweep_with_fallback_matches_select() -> None:
     scores = [[0.9, 0.2, 0.6], [0.3, 0.35], [0.05, 0.02], [0.1, 0.1]]
     grid = [0.0, 0.1, 0.25, 0.32, 0.5, 0.7, 0.95]
     for fallback in (None, 0.0, 0.08, 0.3):
-        want = [compute_metrics(gold, [select(row, t, fallback_threshold=fallback) for row in scores]).f1 for t in grid]
-        assert sweep_f1(gold, scores, grid, fallback) == pytest.approx(want)
+        for relative in (None, 1.0, 0.8, 0.3):
+            want = [
+                compute_metrics(gold, [select(row, t, None, None, fallback, relative) for row in scores]).f1
+                for t in grid
+            ]
+            assert sweep_f1(gold, scores, grid, fallback, relative) == pytest.approx(want), (fallback, relative)
     # at 0.5 only ex0 passes; the fallback 0.08 adds ex1's best (gold) and ex3's first tied sentence (gold)
     assert sweep_f1(gold, scores, [0.5], 0.08)[0] > sweep_f1(gold, scores, [0.5])[0]
 
@@ -88,14 +92,43 @@ def test_calibration_adopts_a_fallback_only_when_it_helps() -> None:
 
     # in-domain: the gold sentence scores high, a threshold alone is perfect
     gold = [[True, False], [False, True], [False, False]]
-    thr, fallback, f1 = calibrate([[0.9, 0.1], [0.2, 0.8], [0.1, 0.05]], gold)
-    assert fallback is None and f1 == 1.0 and 0.2 <= thr < 0.8
+    thr, fallback, relative, f1 = calibrate([[0.9, 0.1], [0.2, 0.8], [0.1, 0.05]], gold)
+    assert fallback is None and relative is None and f1 == 1.0 and 0.2 <= thr < 0.8
     # low-scoring relevant documents next to a high-scoring one with a low-scoring distractor:
     # no single threshold separates them, keeping each document's best sentence does
     gold = [[True, False, False], [False, True, False], [True, False, False], [False, False, False]]
     scores = [[0.9, 0.5, 0.1], [0.1, 0.3, 0.05], [0.25, 0.02, 0.01], [0.03, 0.01, 0.02]]
-    thr, fallback, f1 = calibrate(scores, gold)
+    thr, fallback, relative, f1 = calibrate(scores, gold)
     assert fallback is not None and 0.03 <= fallback < 0.25 and f1 == 1.0 and thr >= 0.5
+    assert relative is None  # ties go to the simpler rule
+
+
+def test_calibration_adopts_a_relative_threshold_for_answers_spread_over_sentences() -> None:
+    from semantic_highlight.training.evaluate import calibrate
+
+    # a paraphrased two-sentence answer scores low on both sentences, an extractive one high on one:
+    # threshold + fallback keep only the first half of the low answer, the relative rule keeps both
+    gold = [[True, False, False], [True, True, False], [False, False, False]]
+    scores = [[0.95, 0.3, 0.02], [0.3, 0.24, 0.02], [0.05, 0.03, 0.01]]
+    point = calibrate(scores, gold)
+    assert point.f1 == 1.0 and point.relative_threshold is not None and 0.5 <= point.relative_threshold <= 0.8
+    assert point.fallback_threshold is not None and 0.05 <= point.fallback_threshold < 0.3
+
+
+def test_select_relative_threshold_extends_a_kept_best_sentence() -> None:
+    from semantic_highlight.aggregate import select
+
+    scores = [0.1, 0.4, 0.3, 0.05]
+    assert select(scores, 0.5) == [False] * 4
+    assert select(scores, 0.5, fallback_threshold=0.2) == [False, True, False, False]
+    assert select(scores, 0.5, fallback_threshold=0.2, relative_threshold=0.7) == [False, True, True, False]
+    assert select(scores, 0.5, relative_threshold=0.7) == [False] * 4  # the best is not kept: nothing to extend
+    assert select(scores, 0.35, relative_threshold=0.7) == [False, True, True, False]  # best kept by the threshold
+    assert select(scores, 0.5, fallback_threshold=0.2, relative_threshold=1.0) == [False, True, False, False]
+    assert select(scores, 0.5, fallback_threshold=0.2, relative_threshold=0.2) == [True, True, True, False]
+    assert select(scores, 0.5, top_k=1, fallback_threshold=0.2, relative_threshold=0.2) == [False, True, False, False]
+    assert select(scores, 0.0, min_score=0.5, relative_threshold=0.1) == [False] * 4
+    assert select([], 0.5, fallback_threshold=0.1, relative_threshold=0.5) == []
 
 
 @needs_fixture
@@ -109,6 +142,17 @@ def test_runner_applies_the_scorers_fallback_threshold() -> None:
     assert row.metrics.tp + row.metrics.fp == len(ds.examples)  # exactly the best sentence of each example
     plain = evaluate([HighlighterScorer(str(FIXTURE), threshold=1.0)], [ds]).rows[0]
     assert plain.fallback_threshold is None and plain.metrics.tp + plain.metrics.fp == 0
+    # a relative threshold just under 1 adds nothing but exact ties; at 0.01 every scored sentence joins
+    tied = evaluate(
+        [HighlighterScorer(str(FIXTURE), threshold=1.0, fallback_threshold=0.0, relative_threshold=0.999)], [ds]
+    )
+    assert tied.rows[0].relative_threshold == 0.999
+    wide = evaluate(
+        [HighlighterScorer(str(FIXTURE), threshold=1.0, fallback_threshold=0.0, relative_threshold=0.01)], [ds]
+    )
+    n_sentences = sum(len(ex.sentences) for ex in ds.examples)
+    assert tied.rows[0].metrics.tp + tied.rows[0].metrics.fp < wide.rows[0].metrics.tp + wide.rows[0].metrics.fp
+    assert wide.rows[0].metrics.tp + wide.rows[0].metrics.fp == n_sentences
 
 
 # ---------------------------------------------------------------- loaders

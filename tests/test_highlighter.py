@@ -114,6 +114,37 @@ def test_fallback_threshold_default_comes_from_the_checkpoint(tmp_path: Path) ->
         h.highlight("q", DOC_EN, fallback_threshold="low")  # type: ignore[arg-type]
 
 
+def test_relative_threshold_default_comes_from_the_checkpoint(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import FIXTURES
+
+    if not (FIXTURES / "op-tiny-xlmr").is_dir():
+        pytest.skip("../shared/fixtures is not available")
+    assert SemanticHighlighter(FIXTURES / "op-tiny-xlmr", device="cpu").relative_threshold is None
+    folder = tmp_path / "ckpt"
+    shutil.copytree(FIXTURES / "op-tiny-xlmr", folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg.update(default_fallback_threshold=0.0, default_relative_threshold=0.5)
+    (folder / "config.json").write_text(json.dumps(cfg))
+    h = SemanticHighlighter(folder, device="cpu", threshold=1.0)
+    assert h.relative_threshold == 0.5
+    r = h.highlight("capital of France", DOC_EN)
+    assert [s.index for s in r.highlights] == [s.index for s in r.sentences if s.score >= 0.5 * r.score]
+    assert r.relative_threshold == 0.5 and r.to_dict()["relative_threshold"] == 0.5
+    off = h.highlight("capital of France", DOC_EN, relative_threshold=1.0)  # 1.0: the best sentence alone
+    assert [s.score for s in off.highlights] == [r.score]
+    everything = SemanticHighlighter(folder, device="cpu", threshold=1.0, relative_threshold=1e-6)
+    assert len(everything.highlight("capital of France", DOC_EN).highlights) == len(r.sentences)
+    for bad in (0.0, 1.5, -0.2):
+        with pytest.raises(ValueError, match="relative_threshold must be in"):
+            h.highlight("q", DOC_EN, relative_threshold=bad)
+    with pytest.raises(ValueError, match="relative_threshold must be in"):
+        SemanticHighlighter(folder, device="cpu", relative_threshold=2)
+    with pytest.raises(TypeError, match="relative_threshold must be a number"):
+        h.highlight("q", DOC_EN, relative_threshold="half")  # type: ignore[arg-type]
+
+
 def test_highlight_batch_matches_separate_calls(xlmr: SemanticHighlighter) -> None:
     pairs = [("capital of France", [DOC_EN, DOC_ZH]), ("香蕉", [DOC_ZH]), ("tower", [])]
     batched = xlmr.highlight_batch(pairs, threshold=0.3)

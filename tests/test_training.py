@@ -158,7 +158,14 @@ def test_model_card_reports_the_calibrated_thresholds(tmp_path: Path) -> None:
     folder.mkdir()
     (run / "eval").mkdir(parents=True)
     (folder / "config.json").write_text(
-        json.dumps({"max_length": 256, "default_threshold": 0.55, "default_fallback_threshold": 0.1})
+        json.dumps(
+            {
+                "max_length": 256,
+                "default_threshold": 0.55,
+                "default_fallback_threshold": 0.1,
+                "default_relative_threshold": 0.7,
+            }
+        )
     )
     (run / "train_config.json").write_text(json.dumps({"seed": 13, "lr": 2e-5, "batch_size": 16}))
     validation = {"threshold": 0.55, "fallback_threshold": 0.1, "f1": 0.701, "f1_without_fallback": 0.69}
@@ -166,7 +173,7 @@ def test_model_card_reports_the_calibrated_thresholds(tmp_path: Path) -> None:
     (run / "eval" / "results.md").write_text("## Evaluation results\n\n| xquad-en | 0.8 |\n")
     stats = {"train:tydi": 5, "train:total": 5, "handwritten:unique": 0}
     card = write_card(folder, run, stats, notes="two stages").read_text()
-    assert "`default_threshold` 0.55, `default_fallback_threshold` 0.1" in card
+    assert "`default_threshold` 0.55, `default_fallback_threshold` 0.1, `default_relative_threshold` 0.7" in card
     assert "F1 0.701; per language en 0.720 (threshold alone: 0.690)" in card
     assert "| tydi | Apache-2.0 | 5 |" in card and "| xquad-en | 0.8 |" in card and "two stages" in card
 

@@ -1,4 +1,4 @@
-"""Fragment scores -> sentence scores -> selection (threshold, fallback, top_k, min_score) -> results."""
+"""Fragment scores -> sentence scores -> selection (threshold, fallback, relative, top_k, min_score) -> results."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def select(
     top_k: int | None = None,
     min_score: float | None = None,
     fallback_threshold: float | None = None,
+    relative_threshold: float | None = None,
 ) -> list[bool]:
     """Selected iff ``score > threshold`` (strict), keeping at most ``top_k`` best; none when the
     document's best score is below ``min_score``.
@@ -29,13 +30,23 @@ def select(
     ``fallback_threshold``: when no sentence passes ``threshold``, the best one (the first on ties)
     is still selected if it scores above this lower bar, so a relevant document whose scores are
     uniformly low (out of domain, paraphrased query) keeps its most relevant sentence.
+
+    ``relative_threshold`` (a ratio in (0, 1]): once the best sentence is selected (by either bar),
+    every sentence scoring at least this share of the best is selected too, so an answer spread over
+    several sentences is kept whole even when the model scores all of them low (paraphrased queries)
+    while one global threshold still serves extractive ones. ``1.0`` adds nothing but ties.
     """
     chosen = [s > threshold for s in scores]
     if min_score is not None and max(scores, default=0.0) < min_score:
         return [False] * len(scores)
-    if fallback_threshold is not None and scores and not any(chosen):
-        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    if not scores:
+        return chosen
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    if fallback_threshold is not None and not any(chosen):
         chosen[best] = scores[best] > fallback_threshold
+    if relative_threshold is not None and chosen[best]:
+        bar = relative_threshold * scores[best]
+        chosen = [c or s >= bar for c, s in zip(chosen, scores, strict=True)]
     if top_k is not None and sum(chosen) > top_k:
         ranked = sorted((i for i, c in enumerate(chosen) if c), key=lambda i: (-scores[i], i))
         keep = set(ranked[:top_k])
@@ -53,6 +64,7 @@ def build_result(
     ranking_score: float | None,
     model: str,
     fallback_threshold: float | None = None,
+    relative_threshold: float | None = None,
 ) -> HighlightResult:
     sentences = tuple(
         Sentence(index=i, text=text[a:b], start=a, end=b, score=scores[i], selected=selected[i])
@@ -66,4 +78,5 @@ def build_result(
         ranking_score=ranking_score,
         model=model,
         fallback_threshold=fallback_threshold,
+        relative_threshold=relative_threshold,
     )

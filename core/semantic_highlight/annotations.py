@@ -72,6 +72,8 @@ class AnnotateOptions:
         threshold: highlight sentences scoring strictly above it (``None``: the highlighter's default).
         fallback_threshold: a chunk with no sentence above ``threshold`` still gets its best sentence
             highlighted when it scores above this (``None``: the highlighter's default; ``1.0``: off).
+        relative_threshold: once a chunk's best sentence is highlighted, so is every sentence scoring at
+            least this share of it, a ratio in (0, 1] (``None``: the highlighter's default; ``1.0``: off).
         top_k: at most this many highlighted sentences per chunk.
         drop_empty: drop scored chunks with nothing highlighted; ``None`` means "only in prune mode".
             Chunks passed through because of bad content are never dropped.
@@ -83,6 +85,7 @@ class AnnotateOptions:
     mode: Mode = "annotate"
     threshold: float | None = None
     fallback_threshold: float | None = None
+    relative_threshold: float | None = None
     top_k: int | None = None
     drop_empty: bool | None = None
     top_n: int | None = None
@@ -96,10 +99,12 @@ class AnnotateOptions:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        for name in ("threshold", "fallback_threshold"):
+        for name in ("threshold", "fallback_threshold", "relative_threshold"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise TypeError(f"{name} must be a number or None, got {type(value).__name__}")
+        if self.relative_threshold is not None and not 0.0 < self.relative_threshold <= 1.0:
+            raise ValueError(f"relative_threshold must be in (0, 1], got {self.relative_threshold!r}")
         _check_optional_int(self.top_k, "top_k", 0)
         _check_optional_int(self.top_n, "top_n", 1)
         _check_optional_int(self.context_sentences, "context_sentences", 0)
@@ -321,6 +326,7 @@ def annotate_chunks(
             texts,
             threshold=options.threshold,
             fallback_threshold=options.fallback_threshold,
+            relative_threshold=options.relative_threshold,
             top_k=options.top_k,
             on_batch=on_batch,
         )

@@ -57,6 +57,7 @@ def _highlight(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         threshold=args.threshold,
         fallback_threshold=args.fallback_threshold,
+        relative_threshold=args.relative_threshold,
     )
     results = h.highlight(args.query, texts, top_k=args.top_k)
     if args.format == "json":
@@ -89,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         help="keep a file's best sentence above this when none passes the threshold (default: the model's)",
+    )
+    hl.add_argument(
+        "--relative-threshold",
+        type=float,
+        default=None,
+        help="also keep sentences scoring at least this share of a kept best sentence (default: the model's)",
     )
     hl.add_argument("--top-k", type=int, default=None, help="at most this many sentences per file")
     hl.add_argument("--device", default=None)

@@ -86,6 +86,13 @@ def _check_threshold(value: Any, name: str) -> float | None:
     return float(value)
 
 
+def _check_ratio(value: Any, name: str) -> float | None:
+    ratio = _check_threshold(value, name)
+    if ratio is not None and not 0.0 < ratio <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1], got {ratio!r}")
+    return ratio
+
+
 class SemanticHighlighter:
     """Highlights the sentences of documents that answer a query, by meaning.
 
@@ -98,6 +105,9 @@ class SemanticHighlighter:
         fallback_threshold: when no sentence of a document passes ``threshold``, its best sentence is
             still highlighted if it scores above this; ``None`` uses the checkpoint's default (none for
             reference checkpoints), ``1.0`` turns it off.
+        relative_threshold: a ratio in (0, 1]: in a document whose best sentence is highlighted, every
+            sentence scoring at least this share of the best's score is highlighted too; ``None`` uses
+            the checkpoint's default (none for reference checkpoints), ``1.0`` turns it off.
         max_batch_tokens: token budget of one padded batch (rows x longest window).
         max_padding: a batch stops growing when its padded size would exceed ``1 + max_padding``
             times its real tokens; ``None``: 0.1 on CPU, 0.3 on GPUs (fewer, larger kernels).
@@ -114,6 +124,7 @@ class SemanticHighlighter:
         dtype: str | torch.dtype | None = None,
         threshold: float | None = None,
         fallback_threshold: float | None = None,
+        relative_threshold: float | None = None,
         max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
         show_progress: bool = False,
         max_sentence_chars: int | None = DEFAULT_MAX_SENTENCE_CHARS,
@@ -126,6 +137,8 @@ class SemanticHighlighter:
         self.threshold: float = self.model.default_threshold if checked is None else checked
         fallback = _check_threshold(fallback_threshold, "fallback_threshold")
         self.fallback_threshold: float | None = self.model.default_fallback_threshold if fallback is None else fallback
+        relative = _check_ratio(relative_threshold, "relative_threshold")
+        self.relative_threshold: float | None = self.model.default_relative_threshold if relative is None else relative
         self.max_batch_tokens = max_batch_tokens
         self.max_padding = (
             (0.1 if self.model.device.type == "cpu" else 0.3) if max_padding is None else float(max_padding)
@@ -155,6 +168,7 @@ class SemanticHighlighter:
         *,
         threshold: float | None = None,
         fallback_threshold: float | None = None,
+        relative_threshold: float | None = None,
         top_k: int | None = None,
         min_score: float | None = None,
         show_progress: bool | None = None,
@@ -169,6 +183,7 @@ class SemanticHighlighter:
             [(query, documents)],
             threshold=threshold,
             fallback_threshold=fallback_threshold,
+            relative_threshold=relative_threshold,
             top_k=top_k,
             min_score=min_score,
             show_progress=show_progress,
@@ -182,6 +197,7 @@ class SemanticHighlighter:
         *,
         threshold: float | None = None,
         fallback_threshold: float | None = None,
+        relative_threshold: float | None = None,
         top_k: int | None = None,
         min_score: float | None = None,
         show_progress: bool | None = None,
@@ -197,6 +213,8 @@ class SemanticHighlighter:
         floor = _check_threshold(min_score, "min_score")
         fallback = _check_threshold(fallback_threshold, "fallback_threshold")
         fallback = self.fallback_threshold if fallback is None else fallback
+        relative = _check_ratio(relative_threshold, "relative_threshold")
+        relative = self.relative_threshold if relative is None else relative
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
             raise ValueError(f"top_k must be a non-negative int or None, got {top_k!r}")
         queries, prepared = self._prepare(pairs)
@@ -217,7 +235,7 @@ class SemanticHighlighter:
         out: list[list[HighlightResult]] = [[] for _ in queries]
         for i, p in enumerate(prepared):
             sentence_score = sentence_scores(fragments[i])
-            chosen = select(sentence_score, cut, top_k, floor, fallback)
+            chosen = select(sentence_score, cut, top_k, floor, fallback, relative)
             out[p.query].append(
                 build_result(
                     queries[p.query],
@@ -229,6 +247,7 @@ class SemanticHighlighter:
                     ranking[i],
                     self.model.name,
                     fallback,
+                    relative,
                 )
             )
         return out

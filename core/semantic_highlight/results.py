@@ -39,7 +39,8 @@ class HighlightResult:
     ones. Offsets index ``text``. ``ranking_score`` is the checkpoint's document relevance head
     (``None`` when the model has none or nothing was scored); ``score`` is the best sentence score.
     ``fallback_threshold`` is the lower bar the best sentence was held to when none passed
-    ``threshold`` (``None``: no fallback).
+    ``threshold`` (``None``: no fallback); ``relative_threshold`` the share of the best sentence's
+    score that also selected other sentences (``None``: none).
     """
 
     query: str
@@ -49,6 +50,7 @@ class HighlightResult:
     ranking_score: float | None = None
     model: str = ""
     fallback_threshold: float | None = None
+    relative_threshold: float | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -73,6 +75,7 @@ class HighlightResult:
             "ranking_score": self.ranking_score,
             "threshold": self.threshold,
             "fallback_threshold": self.fallback_threshold,
+            "relative_threshold": self.relative_threshold,
             "model": self.model,
             "pruned_text": self.pruned_text,
             "sentences": [s.to_dict() for s in self.sentences],

@@ -59,6 +59,9 @@ class _HighlightSettings(BaseModel):
     threshold: float | None = None
     fallback_threshold: float | None = None
     """A document with no sentence above ``threshold`` keeps its best one above this (``None``: the model's)."""
+    relative_threshold: float | None = None
+    """A highlighted best sentence brings every sentence scoring at least this share of it, in (0, 1]
+    (``None``: the model's)."""
     top_k: int | None = None
     """At most this many highlighted sentences per document."""
     drop_empty: bool | None = None

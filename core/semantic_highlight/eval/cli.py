@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoint models: keep a document's best sentence above this when none passes the threshold "
         "(default: the checkpoint's; 1 turns it off)",
     )
+    p.add_argument(
+        "--relative-threshold",
+        type=float,
+        default=None,
+        help="checkpoint models: once a document's best sentence is kept, also keep sentences scoring at least "
+        "this share of it (default: the checkpoint's; 1 turns it off)",
+    )
     p.add_argument("--baselines", action="store_true", help="also run the keyword and embedding baselines")
     p.add_argument("--out", "-o", default=None, metavar="DIR", help="write results.json, results.md (and PNGs) here")
     p.add_argument(
@@ -113,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.dataset or ["suite"],
             threshold=args.threshold,
             fallback_threshold=args.fallback_threshold,
+            relative_threshold=args.relative_threshold,
             sweep=args.sweep,
             progress=not args.no_progress,
             data_dir=args.data_dir,

@@ -96,11 +96,14 @@ def sweep_f1(
     scores: Sequence[Sequence[float]],
     thresholds: Sequence[float],
     fallback_threshold: float | None = None,
+    relative_threshold: float | None = None,
 ) -> list[float]:
     """Micro F1 when selecting ``score > t`` for each threshold ``t`` (vectorised).
 
-    With ``fallback_threshold``, each example's best sentence (the first on ties) is also selected
-    when it scores above it, as :func:`semantic_highlight.aggregate.select` does when nothing passes ``t``.
+    ``fallback_threshold`` and ``relative_threshold`` select as :func:`semantic_highlight.aggregate.select`
+    does: each example's best sentence (the first on ties) is also selected when nothing passes ``t``
+    and it scores above the fallback; once the best is selected, so is every sentence scoring at least
+    ``relative_threshold`` times it.
     """
     g = np.fromiter((bool(x) for row in gold for x in row), dtype=bool)
     s = np.fromiter((float(x) for row in scores for x in row), dtype=np.float64)
@@ -108,15 +111,22 @@ def sweep_f1(
         raise ValueError("gold and scores differ in shape")
     t = np.asarray(list(thresholds), dtype=np.float64)[:, None]
     sel = s[None, :] > t
+    is_best = np.zeros(s.size, dtype=bool)
+    row_best = np.zeros(s.size, dtype=np.float64)  # each sentence's document best
+    start = 0
+    for row in scores:
+        if len(row):
+            i = start + int(np.argmax(np.asarray(row, dtype=np.float64)))
+            is_best[i] = True
+            row_best[start : start + len(row)] = s[i]
+        start += len(row)
+    best_kept = row_best[None, :] > t  # the best passes t (then nothing needs the fallback)
     if fallback_threshold is not None:
-        best = np.zeros(s.size, dtype=bool)
-        start = 0
-        for row in scores:
-            if len(row):
-                i = start + int(np.argmax(np.asarray(row, dtype=np.float64)))
-                best[i] = s[i] > fallback_threshold
-            start += len(row)
-        sel |= best[None, :]
+        rescued = row_best > fallback_threshold
+        sel |= (is_best & rescued)[None, :]
+        best_kept = best_kept | rescued[None, :]
+    if relative_threshold is not None:
+        sel |= best_kept & (s >= relative_threshold * row_best)[None, :]
     tp = (sel & g).sum(1)
     fp = (sel & ~g).sum(1)
     fn = (~sel & g).sum(1)

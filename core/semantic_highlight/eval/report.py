@@ -15,6 +15,13 @@ __all__ = ["format_table", "plot_sweeps", "to_markdown", "write_all", "write_jso
 _COLUMNS = ("dataset", "lang", "n", "model", "thr", "P", "R", "F1", "F2", "macro F1", "kept", "gold", "sent/s")
 
 
+def _operating_point(r: ResultRow) -> str:
+    """``thr``, ``thr (fallback)``, ``thr (fallback, xratio)``."""
+    extra = [f"{r.fallback_threshold:.3g}"] if r.fallback_threshold is not None else []
+    extra += [f"x{r.relative_threshold:.3g}"] if r.relative_threshold is not None else []
+    return f"{r.threshold:.3g}" + (f" ({', '.join(extra)})" if extra else "")
+
+
 def _cells(r: ResultRow, sweep: bool) -> list[str]:
     m = r.metrics
     cells = [
@@ -22,7 +29,7 @@ def _cells(r: ResultRow, sweep: bool) -> list[str]:
         r.lang,
         str(m.n_examples),
         r.model,
-        f"{r.threshold:.3g}" + (f" ({r.fallback_threshold:.3g})" if r.fallback_threshold is not None else ""),
+        _operating_point(r),
         f"{m.precision:.3f}",
         f"{m.recall:.3f}",
         f"{m.f1:.3f}",
@@ -105,7 +112,8 @@ def to_markdown(table: ResultTable, command: str | None = None) -> str:
         "P/R/F1/F2: micro over all sentences; macro F1: mean per example (an example with no gold "
         "sentence scores 1 when nothing is selected); kept: mean share of sentences selected; gold: mean "
         "share of gold sentences; sent/s: sentences scored per second (batched, this machine). thr (x): "
-        "a document with no sentence above thr keeps its best one when it scores above x.",
+        "a document with no sentence above thr keeps its best one when it scores above x; thr (x, xr): "
+        "a kept best sentence also brings every sentence scoring at least r times it.",
     ]
     if sweep:
         lines.append(

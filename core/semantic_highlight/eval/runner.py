@@ -45,7 +45,8 @@ log = logging.getLogger("semantic_highlight.eval")
 class Scorer(Protocol):
     """Anything the harness can evaluate: per-sentence scores, selected when ``score > threshold``.
 
-    A scorer may also have ``fallback_threshold`` (see :func:`semantic_highlight.aggregate.select`).
+    A scorer may also have ``fallback_threshold`` and ``relative_threshold`` (see
+    :func:`semantic_highlight.aggregate.select`).
     """
 
     name: str
@@ -71,6 +72,7 @@ class HighlighterScorer:
         dtype: str | None = None,
         max_batch_tokens: int = 16384,
         fallback_threshold: float | None = None,
+        relative_threshold: float | None = None,
     ) -> None:
         from semantic_highlight import SemanticHighlighter
 
@@ -80,17 +82,21 @@ class HighlighterScorer:
             dtype=dtype,
             threshold=threshold,
             fallback_threshold=fallback_threshold,
+            relative_threshold=relative_threshold,
             max_batch_tokens=max_batch_tokens,
         )
         self.name = name or ("default" if model is None else Path(str(model)).name or str(model))
         self.threshold = self.highlighter.threshold
         self.fallback_threshold = self.highlighter.fallback_threshold
+        self.relative_threshold = self.highlighter.relative_threshold
         given = "given" if threshold is not None else "checkpoint default"
         self.note = (
             f"{self.highlighter.model.name} on {self.highlighter.device.type}, threshold {self.threshold:g} ({given})"
         )
         if self.fallback_threshold is not None:
             self.note += f", best sentence kept above {self.fallback_threshold:g}"
+        if self.relative_threshold is not None:
+            self.note += f", with sentences at {self.relative_threshold:g}x its score"
 
     def score(self, examples: Sequence[Example], *, progress: bool = False) -> list[list[float]]:
         """One batched pass; each example's sentences scored as given (NaN for blank ones)."""
@@ -157,6 +163,7 @@ class ResultRow:
     best_threshold: float | None = None
     best_f1: float | None = None
     fallback_threshold: float | None = None
+    relative_threshold: float | None = None
     by_type: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per ``meta["query_type"]`` of the examples (our OOD sets): n, micro F1, macro F1, kept."""
 
@@ -279,10 +286,11 @@ def resolve_model(
     e5_dir: str | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     fallback_threshold: float | None = None,
+    relative_threshold: float | None = None,
 ) -> Scorer:
     """``"default"`` (embedded model), ``"keyword"``, ``"embedding"``, a checkpoint path or hub id, or a Scorer.
 
-    ``threshold`` and ``fallback_threshold`` apply to checkpoints only; baselines keep their
+    ``threshold``, ``fallback_threshold`` and ``relative_threshold`` apply to checkpoints only; baselines keep their
     documented operating points.
     """
     if isinstance(spec, Scorer):
@@ -302,6 +310,7 @@ def resolve_model(
         device=device,
         dtype=dtype,
         fallback_threshold=fallback_threshold,
+        relative_threshold=relative_threshold,
     )
 
 
@@ -325,8 +334,9 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
     scores = scorer.score(ds.examples, progress=progress)
     seconds = time.perf_counter() - t0
     fallback = getattr(scorer, "fallback_threshold", None)
+    relative = getattr(scorer, "relative_threshold", None)
     gold, kept_scores = labelled_scores(ds.examples, scores)
-    pred = [select(row, scorer.threshold, fallback_threshold=fallback) for row in kept_scores]
+    pred = [select(row, scorer.threshold, None, None, fallback, relative) for row in kept_scores]
     metrics = compute_metrics(gold, pred)
     result = ResultRow(
         dataset=ds.name,
@@ -334,6 +344,7 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
         model=scorer.name,
         threshold=scorer.threshold,
         fallback_threshold=fallback,
+        relative_threshold=relative,
         metrics=metrics,
         seconds=round(seconds, 2),
         sentences_per_s=round(metrics.n_sentences / max(seconds, 1e-9), 1),
@@ -342,7 +353,7 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
     curve = None
     if sweep:
         grid = threshold_grid(scores, scorer.bounds)
-        f1s = sweep_f1(gold, kept_scores, grid, fallback)
+        f1s = sweep_f1(gold, kept_scores, grid, fallback, relative)
         result.best_threshold, result.best_f1 = best_point(grid, f1s)
         curve = Curve(ds.name, scorer.name, grid, f1s, scorer.threshold)
     return result, curve
@@ -362,14 +373,15 @@ def evaluate(
     e5_dir: str | None = None,
     on_result: Callable[[ResultTable], None] | None = None,
     fallback_threshold: float | None = None,
+    relative_threshold: float | None = None,
 ) -> ResultTable:
     """Evaluate ``models`` (names, paths or Scorers) on ``datasets`` (suite names, files or EvalDatasets).
 
-    ``threshold`` and ``fallback_threshold`` override the checkpoints' defaults; ``sweep`` adds a
-    threshold–F1 curve (at the fallback threshold in use) and the best point per model and dataset.
-    A model that cannot be loaded (e.g. the embedding baseline without its encoder) is skipped with a
-    message in ``ResultTable.skipped``. ``on_result(table)`` is
-    called after each model × dataset run with the table so far (e.g. to save partial results).
+    ``threshold``, ``fallback_threshold`` and ``relative_threshold`` override the checkpoints' defaults;
+    ``sweep`` adds a threshold–F1 curve (at the fallback and relative thresholds in use) and the best point
+    per model and dataset. A model that cannot be loaded (e.g. the embedding baseline without its encoder)
+    is skipped with a message in ``ResultTable.skipped``. ``on_result(table)`` is called after each
+    model × dataset run with the table so far (e.g. to save partial results).
     """
     from semantic_highlight.eval.baselines import BaselineUnavailable
     from semantic_highlight.eval.suite import default_data_dir, expand_datasets, load_dataset
@@ -396,6 +408,7 @@ def evaluate(
                 e5_dir=e5_dir,
                 data_dir=data,
                 fallback_threshold=fallback_threshold,
+                relative_threshold=relative_threshold,
             )
         except BaselineUnavailable as exc:
             log.warning("%s", exc)

@@ -67,6 +67,8 @@ class LoadedModel(ABC):
     default_threshold: float
     default_fallback_threshold: float | None = None
     """Lower bar at which a document's best sentence is still kept when none passes the threshold."""
+    default_relative_threshold: float | None = None
+    """Share of the best sentence's score at which other sentences join a selected best one."""
     name: str
     device: torch.device
 

@@ -190,6 +190,8 @@ class OpenProvenceModel(LoadedModel):
         self.default_threshold = float(threshold) if threshold is not None else FALLBACK_THRESHOLD
         fallback = config.get("default_fallback_threshold")  # ours; absent from reference checkpoints
         self.default_fallback_threshold = float(fallback) if fallback is not None else None
+        relative = config.get("default_relative_threshold")  # ours too
+        self.default_relative_threshold = float(relative) if relative is not None else None
         self.name = name
 
     def _capture(self, module: nn.Module, args: Any, output: Any) -> None:

@@ -211,8 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"validation split: {len(val_ex)} examples; micro F1 at each model's thresholds, then recalibrated")
         for r in rows:
             print(
-                f"{r['model']}  thr {r['threshold']} (fallback {r['fallback_threshold']})  F1 {r['f1']:.4f}"
-                f"  |  best thr {r['best_threshold']} (fallback {r['best_fallback_threshold']})  F1 {r['best_f1']:.4f}"
+                f"{r['model']}  thr {r['threshold']} (fallback {r['fallback_threshold']}, relative "
+                f"{r['relative_threshold']})  F1 {r['f1']:.4f}  |  best thr {r['best_threshold']} (fallback "
+                f"{r['best_fallback_threshold']}, relative {r['best_relative_threshold']})  F1 {r['best_f1']:.4f}"
             )
     if "eval" in steps:
         from semantic_highlight.eval.cli import main as eval_main

@@ -1,4 +1,5 @@
-"""Threshold (and fallback threshold) calibration on the validation split, then export to an Open Provence folder.
+"""Selection calibration (threshold, fallback and relative thresholds) on the validation split, then export
+to an Open Provence folder.
 
 Validation examples are scored by the engine on the exported folder, so the thresholds are picked on
 exactly the scores users get (fp16 weights, the engine's windows and aggregation).
@@ -10,11 +11,11 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
-from semantic_highlight.aggregate import select
 from semantic_highlight.datasets.types import Example
-from semantic_highlight.eval.metrics import best_point, compute_metrics, sweep_f1
+from semantic_highlight.eval.metrics import best_point, sweep_f1
 from semantic_highlight.eval.runner import HighlighterScorer, labelled_scores
 from semantic_highlight.training.export import export_open_provence, set_default_thresholds
 from semantic_highlight.training.model import ProvenceModel
@@ -25,18 +26,32 @@ log = logging.getLogger("semantic_highlight.training")
 FALLBACKS: tuple[float | None, ...] = (None, *(round(0.4 - 0.05 * i, 2) for i in range(8)))
 """Fallback thresholds tried at calibration: none first, then high to low (ties keep the earlier)."""
 
+RELATIVES: tuple[float | None, ...] = (None, *(round(0.95 - 0.05 * i, 2) for i in range(10)))
+"""Relative thresholds tried at calibration: none first, then 0.95 down to 0.5 (ties keep the earlier)."""
 
-def calibrate(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[bool]]) -> tuple[float, float | None, float]:
-    """``(threshold, fallback_threshold, micro F1)`` with the best F1 on validation scores.
 
-    Ties go to the higher threshold and to no fallback, then to the higher fallback.
+class Calibration(NamedTuple):
+    """A selection operating point and its micro F1 on the validation split."""
+
+    threshold: float
+    fallback_threshold: float | None
+    relative_threshold: float | None
+    f1: float
+
+
+def calibrate(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[bool]]) -> Calibration:
+    """The threshold, fallback and relative thresholds with the best micro F1 on validation scores.
+
+    Ties go to the higher threshold, to no relative threshold then the higher one, and to no
+    fallback then the higher one: the simplest rule that reaches the F1.
     """
     grid = [round(0.95 - 0.01 * i, 2) for i in range(91)]  # high to low: ties go to the higher threshold
-    best: tuple[float, float | None, float] | None = None
-    for fallback in FALLBACKS:
-        thr, f1 = best_point(grid, sweep_f1(gold, scores, grid, fallback))
-        if best is None or f1 > best[2] + 1e-9:
-            best = (thr, fallback, f1)
+    best: Calibration | None = None
+    for relative in RELATIVES:
+        for fallback in FALLBACKS:
+            thr, f1 = best_point(grid, sweep_f1(gold, scores, grid, fallback, relative))
+            if best is None or f1 > best.f1 + 1e-9:
+                best = Calibration(thr, fallback, relative, f1)
     assert best is not None
     return best
 
@@ -56,16 +71,18 @@ def validate_model(folder: Path, val: Sequence[Example]) -> dict[str, object]:
     Compares models on one validation split (e.g. the shipped model against a new run) without exporting.
     """
     scorer, gold, scores = _validation_scores(folder, val)
-    thr, fallback = scorer.threshold, scorer.fallback_threshold  # as the engine resolves them from the checkpoint
-    best_thr, best_fallback, best_f1 = calibrate(scores, gold)
+    own = scorer.threshold, scorer.fallback_threshold, scorer.relative_threshold  # as the engine resolves them
+    best = calibrate(scores, gold)
     return {
         "model": str(folder),
-        "threshold": thr,
-        "fallback_threshold": fallback,
-        "f1": sweep_f1(gold, scores, [thr], fallback)[0],
-        "best_threshold": best_thr,
-        "best_fallback_threshold": best_fallback,
-        "best_f1": best_f1,
+        "threshold": own[0],
+        "fallback_threshold": own[1],
+        "relative_threshold": own[2],
+        "f1": sweep_f1(gold, scores, [own[0]], own[1], own[2])[0],
+        "best_threshold": best.threshold,
+        "best_fallback_threshold": best.fallback_threshold,
+        "best_relative_threshold": best.relative_threshold,
+        "best_f1": best.f1,
         "n": len(val),
     }
 
@@ -73,8 +90,8 @@ def validate_model(folder: Path, val: Sequence[Example]) -> dict[str, object]:
 def calibrate_and_export(
     run: Path, out: Path, val: Sequence[Example], max_length: int, base_name: str | None = None
 ) -> float:
-    """Export ``run``'s checkpoint to ``out``, then set its threshold and fallback threshold to the
-    F1-best pair on ``val``; returns the threshold."""
+    """Export ``run``'s checkpoint to ``out``, then set its selection defaults to the F1-best point
+    :func:`calibrate` finds on ``val``; returns the threshold."""
     cfg = TrainConfig(**json.loads((run / "train_config.json").read_text()))
     src = source_dir(cfg)
     model = ProvenceModel.skeleton(src)
@@ -82,22 +99,29 @@ def calibrate_and_export(
     model.load_state_dict(state["model"])
     export_open_provence(model.eval(), src, out, max_length, 0.5, base_name=base_name)
     _, gold, scores = _validation_scores(out, val)
-    thr, fallback, f1 = calibrate(scores, gold)
-    set_default_thresholds(out, thr, fallback)
-    without = sweep_f1(gold, scores, [thr])[0]
+    point = calibrate(scores, gold)
+    thr, fallback, relative = point.threshold, point.fallback_threshold, point.relative_threshold
+    set_default_thresholds(out, thr, fallback, relative)
     per_lang = {}
     for lang in sorted({e.lang for e in val}):
         rows = [i for i, e in enumerate(val) if e.lang == lang]
-        m = compute_metrics(
-            [gold[i] for i in rows], [select(scores[i], thr, fallback_threshold=fallback) for i in rows]
-        )
-        per_lang[lang] = {"precision": m.precision, "recall": m.recall, "f1": m.f1}
-    log.info("validation: threshold %.2f fallback %s micro F1 %.4f %s", thr, fallback, f1, per_lang)
+        per_lang[lang] = {
+            "f1": sweep_f1([gold[i] for i in rows], [scores[i] for i in rows], [thr], fallback, relative)[0]
+        }
+    log.info(
+        "validation: threshold %.2f fallback %s relative %s micro F1 %.4f %s",
+        thr,
+        fallback,
+        relative,
+        point.f1,
+        per_lang,
+    )
     summary = {
         "threshold": thr,
         "fallback_threshold": fallback,
-        "f1": f1,
-        "f1_without_fallback": without,
+        "relative_threshold": relative,
+        "f1": point.f1,
+        "f1_without_fallback": sweep_f1(gold, scores, [thr])[0],
         "per_lang": per_lang,
         "step": state["step"],
         "n": len(val),

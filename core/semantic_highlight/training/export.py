@@ -115,13 +115,19 @@ def export_open_provence(
     return out
 
 
-def set_default_thresholds(folder: str | Path, threshold: float, fallback_threshold: float | None) -> None:
-    """Write the calibrated selection defaults into ``folder/config.json`` (``None``: no fallback)."""
+def set_default_thresholds(
+    folder: str | Path, threshold: float, fallback_threshold: float | None, relative_threshold: float | None = None
+) -> None:
+    """Write the calibrated selection defaults into ``folder/config.json`` (``None``: no fallback, no relative)."""
     path = Path(folder) / "config.json"
     cfg = json.loads(path.read_text())
     cfg["default_threshold"] = cfg["default_threadshold"] = threshold
-    if fallback_threshold is None:
-        cfg.pop("default_fallback_threshold", None)
-    else:
-        cfg["default_fallback_threshold"] = fallback_threshold
+    for key, value in (
+        ("default_fallback_threshold", fallback_threshold),
+        ("default_relative_threshold", relative_threshold),
+    ):
+        if value is None:
+            cfg.pop(key, None)
+        else:
+            cfg[key] = value
     path.write_text(json.dumps(cfg, indent=2, ensure_ascii=False))

@@ -38,9 +38,11 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         "",
         "Input `<s> query </s></s> sent1 sent2 ... </s>` (each sentence tokenized on its own);",
         "sentence score = mean keep probability of its tokens; selected when score > threshold; when no",
-        "sentence of a document passes, its best one is kept if it scores above the fallback threshold.",
+        "sentence of a document passes, its best one is kept if it scores above the fallback threshold;",
+        "a kept best sentence also brings every sentence scoring at least the relative threshold times it.",
         f"`max_length` {model_cfg.get('max_length')}, `default_threshold` {model_cfg.get('default_threshold')},"
-        f" `default_fallback_threshold` {model_cfg.get('default_fallback_threshold')}"
+        f" `default_fallback_threshold` {model_cfg.get('default_fallback_threshold')},"
+        f" `default_relative_threshold` {model_cfg.get('default_relative_threshold')}"
         " (chosen together for best micro F1 on the validation split: TyDi QA GoldP-en dev + 30% of CMRC 2018"
         " trial paragraphs + 10% of the hand-written passages, all excluded from training).",
         "",
@@ -102,7 +104,8 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         + ", ".join(f"{k} {_fmt(v.get('f1'))}" for k, v in val.get("per_lang", {}).items())
         + (
             f" (threshold alone: {_fmt(val['f1_without_fallback'])})"
-            if val.get("fallback_threshold") is not None and "f1_without_fallback" in val
+            if (val.get("fallback_threshold") is not None or val.get("relative_threshold") is not None)
+            and "f1_without_fallback" in val
             else ""
         ),
         "",

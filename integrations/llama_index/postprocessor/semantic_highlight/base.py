@@ -78,6 +78,11 @@ class SemanticHighlightPostprocessor(BaseNodePostprocessor):
         default=None,
         description="A node with no sentence above threshold keeps its best one above this (None: the model's).",
     )
+    relative_threshold: float | None = Field(
+        default=None,
+        description="A highlighted best sentence brings every sentence scoring at least this share of it, "
+        "in (0, 1] (None: the model's).",
+    )
     top_k: int | None = Field(default=None, description="At most this many highlighted sentences per node.")
     drop_empty: bool | None = Field(
         default=None, description="Drop nodes with nothing highlighted (None: only in prune mode)."
