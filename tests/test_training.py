@@ -209,3 +209,14 @@ def test_handwritten_examples_validate() -> None:
     r = subprocess.run([sys.executable, str(HANDWRITTEN / "validate.py")], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "0 share >= 5 shingles" in r.stdout
+
+
+def test_train_data_folder_follows_the_environment_like_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from semantic_highlight.eval.suite import default_data_dir
+    from semantic_highlight.training.cli import _args
+
+    monkeypatch.setenv("SEMANTIC_HIGHLIGHT_DATA", str(tmp_path))
+    assert _args(["train"]).data == str(tmp_path) == str(default_data_dir())
+    assert _args(["train", "--data", "elsewhere"]).data == "elsewhere"
+    monkeypatch.delenv("SEMANTIC_HIGHLIGHT_DATA")
+    assert _args(["train"]).data == str(default_data_dir())

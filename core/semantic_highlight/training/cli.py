@@ -44,7 +44,9 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--init-from", help="Open Provence folder to fine-tune; 'default' = the shipped model")
     p.add_argument("--encoder", help="encoder folder to start from (default: the pruned e5 under --build)")
-    p.add_argument("--data", default=str(_ROOT.parent / "shared" / "data"))
+    p.add_argument(
+        "--data", default=None, help="shared datasets folder (default: $SEMANTIC_HIGHLIGHT_DATA, else ../shared/data)"
+    )
     p.add_argument("--handwritten", default=str(_ROOT / "training_data" / "handwritten"))
     p.add_argument("--handwritten-repeat", type=int, default=3, help="times each hand-written example is in the mix")
     p.add_argument("--build", default=str(_ROOT / "build"))
@@ -76,6 +78,10 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     p.add_argument("--device", default=None, help="train on this device, e.g. cuda (default: cuda when available)")
     a = p.parse_args(argv)
+    if a.data is None:
+        from semantic_highlight.eval.suite import default_data_dir
+
+        a.data = str(default_data_dir())  # the folder eval and validate.py read too
     unknown = [s for s in a.steps if s not in (*STEPS, "all")]
     if unknown:
         p.error(f"unknown step(s) {', '.join(unknown)}; choose from {', '.join(STEPS)}, all")
