@@ -276,8 +276,9 @@ def test_top_k_limits_spans_per_chunk(highlighter: Any) -> None:
 
 
 def test_fallback_threshold_reaches_the_engine(highlighter: Any) -> None:
-    # threshold 1.0 selects nothing; the fallback gives every chunk exactly its best sentence
-    batch = annotate_chunks(highlighter, QUERY, DOCS, AnnotateOptions(threshold=1.0, fallback_threshold=-1.0))
+    # threshold 1.0 selects nothing; the fallback gives every chunk exactly its best sentence (relative rule off)
+    options = AnnotateOptions(threshold=1.0, fallback_threshold=-1.0, relative_threshold=1.0)
+    batch = annotate_chunks(highlighter, QUERY, DOCS, options)
     for chunk, doc in zip(batch.chunks, DOCS, strict=True):
         best = max(highlighter.highlight(QUERY, doc, threshold=1.0).sentences, key=lambda s: s.score)
         assert chunk.metadata is not None and [(sp["start"], sp["end"]) for sp in chunk.metadata["spans"]] == [
