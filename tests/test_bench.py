@@ -29,7 +29,9 @@ def test_bench_rows_and_side_by_side_ratios() -> None:
     for (workload, _), r in by.items():
         assert r.docs == {"a": 10, "b": 640, "c": 1}[workload]
         assert r.tokens > {"a": 2500, "b": 150_000, "c": 15_000}[workload]
-        assert 1.0 <= r.padding_ratio < 1.2 and 0 < r.prep_share < 1
+        # prep_share compares two separately timed runs; with the tiny model prep is most of the engine's
+        # time, so noise can push it past 1: only its sign is asserted (no timing in tests)
+        assert 1.0 <= r.padding_ratio < 1.2 and r.prep_share > 0
         assert r.engine_over_floor is not None and r.engine_over_floor > 0
     assert by[("a", "en")].one_at_a_time_over_batched and by[("a", "en")].per_sentence_over_engine
     b = by[("b", "en")]
