@@ -8,7 +8,14 @@ import numpy as np
 
 from .results import HighlightResult, Sentence
 
-__all__ = ["build_result", "select", "sentence_scores"]
+__all__ = ["build_result", "check_relative_threshold", "select", "sentence_scores"]
+
+
+def check_relative_threshold(ratio: float | None) -> float | None:
+    """``ratio`` unchanged when it is ``None`` or in (0, 1], the range :func:`select` gives a meaning to."""
+    if ratio is not None and not 0.0 < ratio <= 1.0:
+        raise ValueError(f"relative_threshold must be in (0, 1], got {ratio!r}")
+    return ratio
 
 
 def sentence_scores(fragment_means: Sequence[Sequence[float]]) -> list[float]:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from .aggregate import check_relative_threshold
 from .results import HighlightResult, Sentence
 
 if TYPE_CHECKING:
@@ -103,8 +104,7 @@ class AnnotateOptions:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise TypeError(f"{name} must be a number or None, got {type(value).__name__}")
-        if self.relative_threshold is not None and not 0.0 < self.relative_threshold <= 1.0:
-            raise ValueError(f"relative_threshold must be in (0, 1], got {self.relative_threshold!r}")
+        check_relative_threshold(self.relative_threshold)
         _check_optional_int(self.top_k, "top_k", 0)
         _check_optional_int(self.top_n, "top_n", 1)
         _check_optional_int(self.context_sentences, "context_sentences", 0)

@@ -12,7 +12,7 @@ from typing import Any, overload
 
 import torch
 
-from .aggregate import build_result, select, sentence_scores
+from .aggregate import build_result, check_relative_threshold, select, sentence_scores
 from .models import LoadedModel, load_model
 from .packing import Window, plan_windows, query_token_limit
 from .results import HighlightResult
@@ -86,13 +86,6 @@ def _check_threshold(value: Any, name: str) -> float | None:
     return float(value)
 
 
-def _check_ratio(value: Any, name: str) -> float | None:
-    ratio = _check_threshold(value, name)
-    if ratio is not None and not 0.0 < ratio <= 1.0:
-        raise ValueError(f"{name} must be in (0, 1], got {ratio!r}")
-    return ratio
-
-
 class SemanticHighlighter:
     """Highlights the sentences of documents that answer a query, by meaning.
 
@@ -137,7 +130,7 @@ class SemanticHighlighter:
         self.threshold: float = self.model.default_threshold if checked is None else checked
         fallback = _check_threshold(fallback_threshold, "fallback_threshold")
         self.fallback_threshold: float | None = self.model.default_fallback_threshold if fallback is None else fallback
-        relative = _check_ratio(relative_threshold, "relative_threshold")
+        relative = check_relative_threshold(_check_threshold(relative_threshold, "relative_threshold"))
         self.relative_threshold: float | None = self.model.default_relative_threshold if relative is None else relative
         self.max_batch_tokens = max_batch_tokens
         self.max_padding = (
@@ -213,7 +206,7 @@ class SemanticHighlighter:
         floor = _check_threshold(min_score, "min_score")
         fallback = _check_threshold(fallback_threshold, "fallback_threshold")
         fallback = self.fallback_threshold if fallback is None else fallback
-        relative = _check_ratio(relative_threshold, "relative_threshold")
+        relative = check_relative_threshold(_check_threshold(relative_threshold, "relative_threshold"))
         relative = self.relative_threshold if relative is None else relative
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
             raise ValueError(f"top_k must be a non-negative int or None, got {top_k!r}")

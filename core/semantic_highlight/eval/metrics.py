@@ -111,22 +111,23 @@ def sweep_f1(
         raise ValueError("gold and scores differ in shape")
     t = np.asarray(list(thresholds), dtype=np.float64)[:, None]
     sel = s[None, :] > t
-    is_best = np.zeros(s.size, dtype=bool)
-    row_best = np.zeros(s.size, dtype=np.float64)  # each sentence's document best
-    start = 0
-    for row in scores:
-        if len(row):
-            i = start + int(np.argmax(np.asarray(row, dtype=np.float64)))
-            is_best[i] = True
-            row_best[start : start + len(row)] = s[i]
-        start += len(row)
-    best_kept = row_best[None, :] > t  # the best passes t (then nothing needs the fallback)
-    if fallback_threshold is not None:
-        rescued = row_best > fallback_threshold
-        sel |= (is_best & rescued)[None, :]
-        best_kept = best_kept | rescued[None, :]
-    if relative_threshold is not None:
-        sel |= best_kept & (s >= relative_threshold * row_best)[None, :]
+    if fallback_threshold is not None or relative_threshold is not None:
+        is_best = np.zeros(s.size, dtype=bool)
+        row_best = np.zeros(s.size, dtype=np.float64)  # each sentence's document best
+        start = 0
+        for row in scores:
+            if len(row):
+                i = start + int(np.argmax(np.asarray(row, dtype=np.float64)))
+                is_best[i] = True
+                row_best[start : start + len(row)] = s[i]
+            start += len(row)
+        best_kept = row_best[None, :] > t  # the best passes t (then nothing needs the fallback)
+        if fallback_threshold is not None:
+            rescued = row_best > fallback_threshold
+            sel |= (is_best & rescued)[None, :]
+            best_kept = best_kept | rescued[None, :]
+        if relative_threshold is not None:
+            sel |= best_kept & (s >= relative_threshold * row_best)[None, :]
     tp = (sel & g).sum(1)
     fp = (sel & ~g).sum(1)
     fn = (~sel & g).sum(1)

@@ -71,14 +71,15 @@ def validate_model(folder: Path, val: Sequence[Example]) -> dict[str, object]:
     Compares models on one validation split (e.g. the shipped model against a new run) without exporting.
     """
     scorer, gold, scores = _validation_scores(folder, val)
-    own = scorer.threshold, scorer.fallback_threshold, scorer.relative_threshold  # as the engine resolves them
+    # the selection defaults as the engine resolves them from the checkpoint
+    thr, fallback, relative = scorer.threshold, scorer.fallback_threshold, scorer.relative_threshold
     best = calibrate(scores, gold)
     return {
         "model": str(folder),
-        "threshold": own[0],
-        "fallback_threshold": own[1],
-        "relative_threshold": own[2],
-        "f1": sweep_f1(gold, scores, [own[0]], own[1], own[2])[0],
+        "threshold": thr,
+        "fallback_threshold": fallback,
+        "relative_threshold": relative,
+        "f1": sweep_f1(gold, scores, [thr], fallback, relative)[0],
         "best_threshold": best.threshold,
         "best_fallback_threshold": best.fallback_threshold,
         "best_relative_threshold": best.relative_threshold,
