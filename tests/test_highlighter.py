@@ -143,6 +143,11 @@ def test_relative_threshold_default_comes_from_the_checkpoint(tmp_path: Path) ->
         SemanticHighlighter(folder, device="cpu", relative_threshold=2)
     with pytest.raises(TypeError, match="relative_threshold must be a number"):
         h.highlight("q", DOC_EN, relative_threshold="half")  # type: ignore[arg-type]
+    for bad_default in (1.5, 0, "half"):  # a hand-edited config.json fails at load, naming the file
+        cfg["default_relative_threshold"] = bad_default
+        (folder / "config.json").write_text(json.dumps(cfg))
+        with pytest.raises(ModelFormatError, match=r"config\.json: default_relative_threshold must be a number in"):
+            SemanticHighlighter(folder, device="cpu")
 
 
 def test_highlight_batch_matches_separate_calls(xlmr: SemanticHighlighter) -> None:

@@ -21,6 +21,7 @@ from tokenizers import Tokenizer
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
+from ..aggregate import check_relative_threshold
 from .base import InputLayout, LoadedModel, ModelFamily, ModelFormatError, read_json
 
 __all__ = [
@@ -191,7 +192,12 @@ class OpenProvenceModel(LoadedModel):
         fallback = config.get("default_fallback_threshold")  # ours; absent from reference checkpoints
         self.default_fallback_threshold = float(fallback) if fallback is not None else None
         relative = config.get("default_relative_threshold")  # ours too
-        self.default_relative_threshold = float(relative) if relative is not None else None
+        try:
+            self.default_relative_threshold = check_relative_threshold(None if relative is None else float(relative))
+        except (TypeError, ValueError):
+            raise ModelFormatError(
+                f"{path / 'config.json'}: default_relative_threshold must be a number in (0, 1], got {relative!r}"
+            ) from None
         self.name = name
 
     def _capture(self, module: nn.Module, args: Any, output: Any) -> None:
