@@ -536,6 +536,9 @@ def test_train_cli_on_annotate_output_then_fine_tune(tmp_path: Path) -> None:
     assert [r["model"] for r in rows] == [str(second), str(first)] and rows[0]["n"] == exported["n"]
     assert rows[0]["f1"] == pytest.approx(exported["f1"]) and rows[0]["threshold"] == exported["threshold"]
     assert all(r["best_f1"] >= r["f1"] - 1e-9 for r in rows)
+    # export then validate in one call: the export's scores give `second`'s row (it is not scored twice)
+    assert front(["train", "export", "validate", *args, "--run", "b"]) == 0
+    assert json.loads((tmp_path / "build" / "b" / "validate.json").read_text()) == rows
 
     h = SemanticHighlighter(model=str(second), device="cpu")
     result = h.highlight("长城有多长？", ZH)

@@ -200,18 +200,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         train(cfg, train_ex, cos)
         (run / "data_stats.json").write_text(json.dumps(dict(stats), indent=2))
         log.info("training took %.1f min", (time.time() - t0) / 60)
+    exported: dict[str, object] | None = None  # export's validation row of `out`
     if "export" in steps:
         from semantic_highlight.training.evaluate import calibrate_and_export
 
         if not val_ex:
             raise SystemExit("semantic-highlight train: no validation example to pick the threshold (see --val-file)")
-        calibrate_and_export(run, out, val_ex, max_length)
+        exported = calibrate_and_export(run, out, val_ex, max_length)
     if "validate" in steps:
         from semantic_highlight.training.evaluate import validate_model
 
         if not val_ex:
             raise SystemExit("semantic-highlight train: no validation example to score (see --val-file)")
-        rows = [validate_model(Path(folder), val_ex) for folder in [out, *a.compare]]
+        # export has just scored `out` on this split: reuse its row rather than score it again
+        own = exported or validate_model(out, val_ex)
+        rows = [own, *(validate_model(Path(folder), val_ex) for folder in a.compare)]
         run.mkdir(parents=True, exist_ok=True)
         (run / "validate.json").write_text(json.dumps(rows, indent=2))
         print(f"validation split: {len(val_ex)} examples; micro F1 at each model's thresholds, then recalibrated")

@@ -72,8 +72,21 @@ def validate_model(folder: Path, val: Sequence[Example]) -> dict[str, object]:
     """
     scorer, gold, scores = _validation_scores(folder, val)
     # the selection defaults as the engine resolves them from the checkpoint
-    thr, fallback, relative = scorer.threshold, scorer.fallback_threshold, scorer.relative_threshold
-    best = calibrate(scores, gold)
+    own = (scorer.threshold, scorer.fallback_threshold, scorer.relative_threshold)
+    return _validation_row(folder, own, gold, scores)
+
+
+def _validation_row(
+    folder: Path,
+    own: tuple[float, float | None, float | None],
+    gold: Sequence[Sequence[bool]],
+    scores: Sequence[Sequence[float]],
+    best: Calibration | None = None,
+) -> dict[str, object]:
+    """One row of ``validate.json``: F1 at the model's own (threshold, fallback, relative) and at the best
+    calibration (``best`` when the caller has just computed it)."""
+    thr, fallback, relative = own
+    best = best or calibrate(scores, gold)
     return {
         "model": str(folder),
         "threshold": thr,
@@ -84,15 +97,15 @@ def validate_model(folder: Path, val: Sequence[Example]) -> dict[str, object]:
         "best_fallback_threshold": best.fallback_threshold,
         "best_relative_threshold": best.relative_threshold,
         "best_f1": best.f1,
-        "n": len(val),
+        "n": len(gold),
     }
 
 
 def calibrate_and_export(
     run: Path, out: Path, val: Sequence[Example], max_length: int, base_name: str | None = None
-) -> float:
+) -> dict[str, object]:
     """Export ``run``'s checkpoint to ``out``, then set its selection defaults to the F1-best point
-    :func:`calibrate` finds on ``val``; returns the threshold."""
+    :func:`calibrate` finds on ``val``; returns ``out``'s :func:`validate_model` row, from the same scores."""
     cfg = TrainConfig(**json.loads((run / "train_config.json").read_text()))
     src = source_dir(cfg)
     model = ProvenceModel.skeleton(src)
@@ -128,4 +141,4 @@ def calibrate_and_export(
         "n": len(val),
     }
     (run / "validation.json").write_text(json.dumps(summary, indent=2))
-    return thr
+    return _validation_row(out, (thr, fallback, relative), gold, scores, point)
