@@ -237,6 +237,17 @@ def test_annotate_chunks_matches_the_engine_and_passes_bad_content_through(
     }
 
 
+def test_annotate_chunks_scores_text_with_lone_surrogates(highlighter: Any) -> None:
+    """A chunk with an undecodable byte (a lone surrogate) is scored; the batch around it is not lost."""
+    odd = DOCS[1][:10] + "\udcff" + DOCS[1][10:]
+    batch = annotate_chunks(highlighter, QUERY, [DOCS[0], odd, DOCS[2]], AnnotateOptions(threshold=0.0))
+    assert [c.passed_through for c in batch.chunks] == [False, False, False]
+    assert batch.chunks[1].text == odd
+    spans = batch.chunks[1].metadata["spans"] if batch.chunks[1].metadata else []
+    assert any("\udcff" in s["text"] for s in spans)  # threshold 0: every sentence, the odd one included
+    assert all(odd[s["start"] : s["end"]] == s["text"] for s in spans)
+
+
 def test_annotate_chunks_scores_in_one_batched_call(
     highlighter: Any, threshold: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:

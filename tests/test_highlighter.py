@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from semantic_highlight import HighlightResult, SemanticHighlighter
@@ -192,6 +193,14 @@ def test_bad_options(xlmr: SemanticHighlighter) -> None:
         xlmr.highlight("q", "d", threshold="high")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="top_k"):
         xlmr.highlight("q", "d", top_k=-1)
+    for bad in (float("nan"), float("inf")):  # NaN would silently select nothing
+        with pytest.raises(ValueError, match="threshold must be finite"):
+            xlmr.highlight("q", "d", threshold=bad)
+    with pytest.raises(ValueError, match="top_k"):
+        xlmr.highlight("q", "d", top_k=2.0)  # type: ignore[arg-type]
+    plain = xlmr.highlight("capital", DOC_EN, threshold=0.25, top_k=2)
+    numpy_options = xlmr.highlight("capital", DOC_EN, threshold=np.float32(0.25), top_k=np.int64(2))
+    assert numpy_options.highlights == plain.highlights and numpy_options.threshold == plain.threshold
     with pytest.raises(TypeError, match="pairs"):
         xlmr.highlight_batch("not pairs")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"pairs\[0\]"):
@@ -208,6 +217,7 @@ def test_bad_options(xlmr: SemanticHighlighter) -> None:
         "NBSP\u00a0here. Emoji 😀🚀 ok!",
         "ctrl\x00\x07chars. Zero\u200bwidth.",
         "\ufeffBOM start.",
+        "Lone \ud800 surrogate. Undecodable \udcff byte.",  # e.g. bytes read with surrogateescape
     ],
 )
 def test_odd_documents(xlmr: SemanticHighlighter, doc: str) -> None:
@@ -217,6 +227,12 @@ def test_odd_documents(xlmr: SemanticHighlighter, doc: str) -> None:
         assert doc[s.start : s.end] == s.text
     if not doc.strip():
         assert r.sentences == () and r.highlights == []
+    if "\ud800" in doc:  # scored as U+FFFD (one character for one), reported as given
+        replaced = xlmr.highlight("question", doc.replace("\ud800", "\ufffd").replace("\udcff", "\ufffd"))
+        assert [s.score for s in r.sentences] == [s.score for s in replaced.sentences]
+        assert [s.score for s in xlmr.highlight("question \udcff", doc).sentences] == [
+            s.score for s in xlmr.highlight("question \ufffd", doc).sentences
+        ]
 
 
 def test_long_document_is_windowed_never_truncated(xlmr: SemanticHighlighter) -> None:

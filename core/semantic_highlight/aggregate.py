@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+import operator
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .results import HighlightResult, Sentence
 
 __all__ = ["build_result", "check_relative_threshold", "select", "sentence_scores"]
+
+
+def check_threshold(value: Any, name: str) -> float | None:
+    """``value`` as a float (``None`` unchanged): any real number, numpy scalars included, but not a
+    bool, and finite (a NaN threshold would silently select nothing)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def check_count(value: Any, name: str, minimum: int) -> int | None:
+    """``value`` as an int (``None`` unchanged): any integer, numpy integers included, not a bool, ``>= minimum``."""
+    if value is None:
+        return None
+    try:
+        count = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        count = None
+    if count is None or count < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum} or None, got {value!r}")
+    return count
 
 
 def check_relative_threshold(ratio: float | None) -> float | None:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .aggregate import check_relative_threshold
+from .aggregate import check_count, check_relative_threshold, check_threshold
 from .results import HighlightResult, Sentence
 
 if TYPE_CHECKING:
@@ -54,13 +54,6 @@ logger = logging.getLogger(__name__)
 Mode = Literal["annotate", "prune"]
 MODES: tuple[str, ...] = ("annotate", "prune")
 DEFAULT_METADATA_KEY = "semantic_highlight"
-
-
-def _check_optional_int(value: Any, name: str, minimum: int) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum} or None, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -101,13 +94,11 @@ class AnnotateOptions:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         for name in ("threshold", "fallback_threshold", "relative_threshold"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise TypeError(f"{name} must be a number or None, got {type(value).__name__}")
+            check_threshold(getattr(self, name), name)
         check_relative_threshold(self.relative_threshold)
-        _check_optional_int(self.top_k, "top_k", 0)
-        _check_optional_int(self.top_n, "top_n", 1)
-        _check_optional_int(self.context_sentences, "context_sentences", 0)
+        check_count(self.top_k, "top_k", 0)
+        check_count(self.top_n, "top_n", 1)
+        check_count(self.context_sentences, "context_sentences", 0)
         if self.context_sentences is None:
             raise ValueError("context_sentences must be an int >= 0, got None")
         if self.drop_empty is not None and not isinstance(self.drop_empty, bool):
@@ -193,7 +184,7 @@ def bad_content_reason(content: object) -> str | None:
 
 def kept_sentences(result: HighlightResult, context_sentences: int = 0) -> list[Sentence]:
     """The highlighted sentences plus ``context_sentences`` neighbours on each side, in document order."""
-    _check_optional_int(context_sentences, "context_sentences", 0)
+    check_count(context_sentences, "context_sentences", 0)
     sentences = result.sentences
     keep = [False] * len(sentences)
     for i, s in enumerate(sentences):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any, overload
 
 import torch
 
-from .aggregate import build_result, check_relative_threshold, select, sentence_scores
+from .aggregate import build_result, check_count, check_relative_threshold, check_threshold, select, sentence_scores
 from .models import LoadedModel, load_model
 from .packing import Window, plan_windows, query_token_limit
 from .results import HighlightResult
@@ -27,6 +28,15 @@ Document = str | Sequence[str]
 """A document is a string (split by :func:`split_sentences`) or a list of pre-split sentences."""
 
 DEFAULT_MAX_BATCH_TOKENS = 16384
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _tokenizable(text: str) -> str:
+    """``text`` with lone surrogates (which the tokenizer rejects, e.g. undecodable bytes read with
+    ``surrogateescape``) replaced by U+FFFD: one character for one, so offsets are unchanged."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 @dataclass
@@ -78,14 +88,6 @@ def _check_documents(documents: Any, name: str) -> list[Document]:
     return list(documents)
 
 
-def _check_threshold(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    return float(value)
-
-
 class SemanticHighlighter:
     """Highlights the sentences of documents that answer a query, by meaning.
 
@@ -126,11 +128,11 @@ class SemanticHighlighter:
         if not isinstance(max_batch_tokens, int) or max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens must be a positive int, got {max_batch_tokens!r}")
         self.model: LoadedModel = load_model(model, device=device, dtype=dtype)
-        checked = _check_threshold(threshold, "threshold")
+        checked = check_threshold(threshold, "threshold")
         self.threshold: float = self.model.default_threshold if checked is None else checked
-        fallback = _check_threshold(fallback_threshold, "fallback_threshold")
+        fallback = check_threshold(fallback_threshold, "fallback_threshold")
         self.fallback_threshold: float | None = self.model.default_fallback_threshold if fallback is None else fallback
-        relative = check_relative_threshold(_check_threshold(relative_threshold, "relative_threshold"))
+        relative = check_relative_threshold(check_threshold(relative_threshold, "relative_threshold"))
         self.relative_threshold: float | None = self.model.default_relative_threshold if relative is None else relative
         self.max_batch_tokens = max_batch_tokens
         self.max_padding = (
@@ -201,15 +203,14 @@ class SemanticHighlighter:
         ``on_batch(done, total)`` is called after each model batch with the number of windows
         scored so far and in all (for progress reporting, e.g. framework callbacks).
         """
-        cut = _check_threshold(threshold, "threshold")
+        cut = check_threshold(threshold, "threshold")
         cut = self.threshold if cut is None else cut
-        floor = _check_threshold(min_score, "min_score")
-        fallback = _check_threshold(fallback_threshold, "fallback_threshold")
+        floor = check_threshold(min_score, "min_score")
+        fallback = check_threshold(fallback_threshold, "fallback_threshold")
         fallback = self.fallback_threshold if fallback is None else fallback
-        relative = check_relative_threshold(_check_threshold(relative_threshold, "relative_threshold"))
+        relative = check_relative_threshold(check_threshold(relative_threshold, "relative_threshold"))
         relative = self.relative_threshold if relative is None else relative
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
-            raise ValueError(f"top_k must be a non-negative int or None, got {top_k!r}")
+        top_k = check_count(top_k, "top_k", 0)
         queries, prepared = self._prepare(pairs)
         windows = self._plan(queries, prepared)
         progress = self.show_progress if show_progress is None else show_progress
@@ -282,13 +283,14 @@ class SemanticHighlighter:
         tok = model.tokenizer
         limit = query_token_limit(model.max_length, model.max_positions, model.layout)
         query_ids: list[list[int]] = []
-        for query, enc in zip(queries, tok.encode_batch(queries, add_special_tokens=False), strict=True):
+        encoded_queries = tok.encode_batch([_tokenizable(q) for q in queries], add_special_tokens=False)
+        for query, enc in zip(queries, encoded_queries, strict=True):
             ids = list(enc.ids)
             if len(ids) > limit:
                 logger.warning("query of %d tokens capped to %d: %r", len(ids), limit, query[:80])
                 ids = ids[:limit]
             query_ids.append(ids)
-        texts = [p.text[a:b] for p in prepared for a, b in p.spans]
+        texts = [_tokenizable(p.text[a:b]) for p in prepared for a, b in p.spans]
         encoded = tok.encode_batch(texts, add_special_tokens=False) if texts else []
         blank_cache: dict[tuple[int, ...], bool] = {}
 
