@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -55,3 +56,39 @@ def test_errors_exit_2(doc: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["highlight", "-q", "x", "-m", str(tmp_path / "nope"), str(doc)]) == 2
     assert "not a checkpoint folder" in capsys.readouterr().err
     assert main(["highlight", "-q", "x", "-m", MODEL, str(tmp_path / "missing.txt")]) == 2
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("Caf\u00e9 au lait.".encode("latin-1"))
+    assert main(["highlight", "-q", "x", "-m", MODEL, str(latin1)]) == 2
+    assert f"{latin1} is not UTF-8 text (invalid continuation byte at byte 3)" in capsys.readouterr().err
+    assert main(["highlight", "-q", "x", "-m", MODEL, str(tmp_path)]) == 2  # a folder: an OSError, not a traceback
+    assert main(["highlight", "-q", "x", "-m", MODEL, "--max-sentence-chars", "-3", str(doc)]) == 2
+    assert "max_sentence_chars must be an int >= 1" in capsys.readouterr().err
+
+
+def test_offsets_index_the_file_as_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CRLF line endings are not translated (offsets index the file's characters), from a file or stdin."""
+    raw = "Paris is the capital.\r\nBananas are yellow.\r\n巴黎是法国的首都。\r\n".encode()
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(raw)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(raw), encoding="ascii"))  # the locale is ignored
+    assert main(["highlight", "-q", "capital", "-m", MODEL, "-f", "json", "-t", "0.0", str(path), "-"]) == 0
+    from_file, from_stdin = json.loads(capsys.readouterr().out)
+    assert from_file["text"] == from_stdin["text"] == raw.decode("utf-8")
+    assert len(from_file["highlights"]) == 3
+    assert all(from_file["text"][h["start"] : h["end"]] == h["text"] for h in from_file["highlights"])
+    assert from_file["highlights"][1]["text"] == "Bananas are yellow.\r\n"
+
+
+def test_min_score_and_max_sentence_chars(doc: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["highlight", "-q", "capital", "-m", MODEL, "-f", "json", "-t", "0.0", str(doc)]
+    assert main([*base, "--min-score", "1.0"]) == 0
+    (none,) = json.loads(capsys.readouterr().out)
+    assert none["highlights"] == [] and len(none["sentences"]) == 3
+    assert main([*base, "--max-sentence-chars", "12"]) == 0
+    (cut,) = json.loads(capsys.readouterr().out)
+    assert len(cut["sentences"]) > 3 and all(len(s["text"].strip()) <= 12 for s in cut["sentences"])
+    assert main([*base, "--max-sentence-chars", "0"]) == 0  # 0: no cap
+    (whole,) = json.loads(capsys.readouterr().out)
+    assert len(whole["sentences"]) == 3

@@ -295,6 +295,8 @@ def test_settings_are_validated(highlighter: Any) -> None:
     for bad in ({"mode": "redact"}, {"top_n": 0}, {"context_sentences": -1}, {"top_k": -2}):
         with pytest.raises((ValidationError, ValueError)):
             SemanticHighlightCompressor(highlighter=highlighter, **bad)
+    with pytest.raises(ValueError, match="pass either highlighter or dtype, not both"):  # dtype would be ignored
+        SemanticHighlightCompressor(highlighter=highlighter, dtype="bfloat16")
 
 
 def test_model_argument_builds_a_highlighter() -> None:

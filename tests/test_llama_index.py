@@ -369,6 +369,8 @@ def test_settings_are_pydantic_fields_and_validated(highlighter: Any) -> None:
             SemanticHighlightPostprocessor(highlighter=highlighter, **bad)
     with pytest.raises(TypeError):
         SemanticHighlightPostprocessor(highlighter="not a highlighter")
+    with pytest.raises(ValueError, match="pass either highlighter or model/device, not both"):
+        SemanticHighlightPostprocessor(highlighter=highlighter, model="other", device="cpu")
 
 
 # --- packaging -----------------------------------------------------------------------------------------------

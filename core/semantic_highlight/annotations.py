@@ -46,6 +46,7 @@ __all__ = [
     "bad_content_reason",
     "kept_sentences",
     "prune",
+    "resolve_highlighter",
     "select_chunks",
 ]
 
@@ -171,6 +172,23 @@ class ChunkBatch:
             "returned": len(self.kept),
             "seconds": self.seconds,
         }
+
+
+def resolve_highlighter(
+    highlighter: SemanticHighlighter | None, model: Any = None, device: Any = None, dtype: Any = None
+) -> SemanticHighlighter:
+    """A wrapper's engine: ``highlighter`` as given (shared between wrappers and threads), else one built
+    from ``model``/``device``/``dtype``. Giving both is an error: the build settings would be silently ignored."""
+    from .highlighter import SemanticHighlighter
+
+    if highlighter is None:
+        return SemanticHighlighter(model=model, device=device, dtype=dtype)
+    if not isinstance(highlighter, SemanticHighlighter):
+        raise TypeError(f"highlighter must be a SemanticHighlighter, got {type(highlighter).__name__}")
+    given = [name for name, value in (("model", model), ("device", device), ("dtype", dtype)) if value is not None]
+    if given:
+        raise ValueError(f"pass either highlighter or {'/'.join(given)}, not both: {given[0]} builds a new highlighter")
+    return highlighter
 
 
 def bad_content_reason(content: object) -> str | None:

@@ -13,6 +13,9 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .splitting import DEFAULT_MAX_SENTENCE_CHARS
 
 __all__ = ["build_parser", "main"]
 
@@ -27,10 +30,15 @@ _MARK_ON, _MARK_OFF = "\033[1;30;43m", "\033[0m"
 
 
 def _read_input(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    with open(path, encoding="utf-8") as f:
-        return f.read()
+    """The UTF-8 text of ``path`` (``-``: standard input) exactly as stored: line endings are not
+    translated, so offsets index the file's characters (CRLF included), and bytes that are not UTF-8
+    are an error rather than characters the locale made up."""
+    raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        where = "standard input" if path == "-" else path
+        raise ValueError(f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def _render_text(result: object, color: bool) -> str:
@@ -58,8 +66,9 @@ def _highlight(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         fallback_threshold=args.fallback_threshold,
         relative_threshold=args.relative_threshold,
+        max_sentence_chars=args.max_sentence_chars or None,
     )
-    results = h.highlight(args.query, texts, top_k=args.top_k)
+    results = h.highlight(args.query, texts, top_k=args.top_k, min_score=args.min_score)
     if args.format == "json":
         payload = [{"file": f, **r.to_dict()} for f, r in zip(args.files, results, strict=True)]
         print(json.dumps(payload, ensure_ascii=False, indent=2))
@@ -98,6 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="also keep sentences scoring at least this share of a kept best sentence (default: the model's)",
     )
     hl.add_argument("--top-k", type=int, default=None, help="at most this many sentences per file")
+    hl.add_argument(
+        "--min-score", type=float, default=None, help="select nothing in a file whose best sentence is below"
+    )
+    hl.add_argument(
+        "--max-sentence-chars",
+        type=int,
+        default=DEFAULT_MAX_SENTENCE_CHARS,
+        help=f"cut longer sentences (default {DEFAULT_MAX_SENTENCE_CHARS}; 0: no cap)",
+    )
     hl.add_argument("--device", default=None)
     hl.add_argument("--dtype", default=None)
     hl.add_argument("--format", "-f", choices=["text", "json", "html"], default="text")
@@ -120,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError) as exc:
         print(f"semantic-highlight: error: {exc}", file=sys.stderr)
         return 2
 

@@ -102,7 +102,7 @@ class SemanticHighlighter:
             reference checkpoints), ``1.0`` turns it off.
         relative_threshold: a ratio in (0, 1]: in a document whose best sentence is highlighted, every
             sentence scoring at least this share of the best's score is highlighted too; ``None`` uses
-            the checkpoint's default (none for reference checkpoints), ``1.0`` turns it off.
+            the checkpoint's default (none for reference checkpoints); ``1.0`` adds only ties with the best.
         max_batch_tokens: token budget of one padded batch (rows x longest window).
         max_padding: a batch stops growing when its padded size would exceed ``1 + max_padding``
             times its real tokens; ``None``: 0.1 on CPU, 0.3 on GPUs (fewer, larger kernels).
@@ -139,7 +139,7 @@ class SemanticHighlighter:
             (0.1 if self.model.device.type == "cpu" else 0.3) if max_padding is None else float(max_padding)
         )
         self.show_progress = show_progress
-        self.max_sentence_chars = max_sentence_chars
+        self.max_sentence_chars = check_count(max_sentence_chars, "max_sentence_chars", 1)
         self._lock = threading.Lock()
 
     @property

@@ -10,6 +10,7 @@ is the only text outside every span). The scoring engine tokenizes exactly these
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 __all__ = ["DEFAULT_MAX_SENTENCE_CHARS", "Span", "split_sentences"]
@@ -35,6 +36,20 @@ _WORD_BEFORE_RE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 _MULTI_DOT_ABBREV_RE = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]$")
 _LINE_END_PUNCT = ".!?:;。！？；：…\"'”’」』)）]"
 _CLAUSE_MARKS = "，,;；：:、"
+_JOINERS = "\u200d\u200c"  # zero-width (non-)joiner: the characters either side belong together
+
+
+def _joins_previous(ch: str) -> bool:
+    """``ch`` belongs to the character before it: a combining mark, variation selector, skin-tone
+    modifier or joiner (a length cut must not separate them)."""
+    return (
+        unicodedata.combining(ch) > 0
+        or unicodedata.category(ch) == "Me"
+        or "\ufe00" <= ch <= "\ufe0f"
+        or "\U0001f3fb" <= ch <= "\U0001f3ff"
+        or ch in _JOINERS
+    )
+
 
 # Lower-cased words that, followed by ".", do not end a sentence.
 _ABBREVIATIONS = frozenset(
@@ -257,7 +272,8 @@ def _cap(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int
     """Cut ``text[start:end]`` into pieces of at most ``max_chars`` content characters.
 
     Cuts go after the last clause mark in the allowed range, else after the last space, else
-    at the length limit; whitespace after a cut stays with the piece before it.
+    at the length limit, moved back so an accent, emoji modifier or joined sequence stays whole;
+    whitespace after a cut stays with the piece before it.
     """
     pieces: list[tuple[int, int]] = []
     while True:
@@ -279,8 +295,12 @@ def _cap(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int
                 if text[k - 1].isspace():
                     cut = k - 1
                     break
-        if cut < 0:
+        if cut < 0:  # by length, but never inside a character sequence (accent, emoji, joiner)
             cut = limit
+            while cut > max(lower, start + 1) and (_joins_previous(text[cut]) or text[cut - 1] in _JOINERS):
+                cut -= 1
+            if _joins_previous(text[cut]) or text[cut - 1] in _JOINERS:
+                cut = limit  # a run of marks longer than the range: cut it by length after all
         nxt = cut
         while nxt < end and text[nxt].isspace():
             nxt += 1

@@ -19,9 +19,15 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.runnables.config import ensure_config, get_callback_manager_for_config
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from semantic_highlight import SemanticHighlighter
-from semantic_highlight.annotations import DEFAULT_METADATA_KEY, AnnotateOptions, ChunkBatch, annotate_chunks
+from semantic_highlight.annotations import (
+    DEFAULT_METADATA_KEY,
+    AnnotateOptions,
+    ChunkBatch,
+    annotate_chunks,
+    resolve_highlighter,
+)
 
-__all__ = ["EVENT_END", "EVENT_START", "SemanticHighlightCompressor"]
+__all__ = ["EVENT_BATCH", "EVENT_END", "EVENT_START", "SemanticHighlightCompressor"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +81,7 @@ class _HighlightSettings(BaseModel):
     @model_validator(mode="after")
     def _build(self) -> Any:
         self._options()  # validate the settings early
-        if self.highlighter is None:
-            self.highlighter = SemanticHighlighter(model=self.model, device=self.device, dtype=self.dtype)
+        self.highlighter = resolve_highlighter(self.highlighter, self.model, self.device, self.dtype)
         return self
 
     def _options(self) -> AnnotateOptions:

@@ -18,7 +18,13 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
 
 from semantic_highlight import SemanticHighlighter
-from semantic_highlight.annotations import DEFAULT_METADATA_KEY, AnnotateOptions, ChunkBatch, annotate_chunks
+from semantic_highlight.annotations import (
+    DEFAULT_METADATA_KEY,
+    AnnotateOptions,
+    ChunkBatch,
+    annotate_chunks,
+    resolve_highlighter,
+)
 
 __all__ = ["SemanticHighlightEndEvent", "SemanticHighlightPostprocessor", "SemanticHighlightStartEvent"]
 
@@ -107,9 +113,7 @@ class SemanticHighlightPostprocessor(BaseNodePostprocessor):
             data["model"] = str(data["model"])
         super().__init__(**data)
         self._options()  # validate the settings early
-        if highlighter is not None and not isinstance(highlighter, SemanticHighlighter):
-            raise TypeError(f"highlighter must be a SemanticHighlighter, got {type(highlighter).__name__}")
-        self._highlighter = highlighter or SemanticHighlighter(model=self.model, device=self.device, dtype=self.dtype)
+        self._highlighter = resolve_highlighter(highlighter, self.model, self.device, self.dtype)
 
     @classmethod
     def class_name(cls) -> str:
