@@ -218,6 +218,7 @@ def test_bad_options(xlmr: SemanticHighlighter) -> None:
         "ctrl\x00\x07chars. Zero\u200bwidth.",
         "\ufeffBOM start.",
         "Lone \ud800 surrogate. Undecodable \udcff byte.",  # e.g. bytes read with surrogateescape
+        "\u200b\u2060",  # invisible, but not whitespace to Python
     ],
 )
 def test_odd_documents(xlmr: SemanticHighlighter, doc: str) -> None:
@@ -227,6 +228,8 @@ def test_odd_documents(xlmr: SemanticHighlighter, doc: str) -> None:
         assert doc[s.start : s.end] == s.text
     if not doc.strip():
         assert r.sentences == () and r.highlights == []
+    if doc == "\u200b\u2060":  # documented: one sentence whose tokens are all blank, scored 0
+        assert [(s.text, s.score, s.selected) for s in r.sentences] == [(doc, 0.0, False)]
     if "\ud800" in doc:  # scored as U+FFFD (one character for one), reported as given
         replaced = xlmr.highlight("question", doc.replace("\ud800", "\ufffd").replace("\udcff", "\ufffd"))
         assert [s.score for s in r.sentences] == [s.score for s in replaced.sentences]
