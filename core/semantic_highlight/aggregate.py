@@ -12,7 +12,7 @@ import numpy as np
 
 from .results import HighlightResult, Sentence
 
-__all__ = ["build_result", "check_relative_threshold", "select", "sentence_scores"]
+__all__ = ["build_result", "check_count", "check_relative_threshold", "check_threshold", "select", "sentence_scores"]
 
 
 def check_threshold(value: Any, name: str) -> float | None:
