@@ -28,6 +28,7 @@ from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.llms import MockLLM
+from llama_index.core.postprocessor import SimilarityPostprocessor
 from llama_index.core.schema import ImageNode, MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.postprocessor.semantic_highlight import (
     SemanticHighlightEndEvent,
@@ -299,6 +300,16 @@ def test_bad_content_passes_through(
     end = collector.events[-1]
     assert isinstance(end, SemanticHighlightEndEvent)
     assert (end.num_nodes, end.num_scored, end.num_passed_through, end.num_returned) == (3, 1, 2, len(out))
+    # with top_n the returned scores are highlight scores: a passed-through node has none (one scale)
+    ranked = SemanticHighlightPostprocessor(
+        highlighter=highlighter, threshold=threshold, top_n=3, keep_retrieval_score=True
+    )
+    out = ranked.postprocess_nodes(nodes, query_str=QUERY)
+    assert [n.node.node_id for n in out] == ["eiffel", "empty", "image"]
+    assert out[0].score == out[0].node.metadata[KEY]["score"] and [n.score for n in out[1:]] == [None, None]
+    assert [n.node.metadata["retrieval_score"] for n in out] == [0.8, 0.9, 0.7]
+    cut = SimilarityPostprocessor(similarity_cutoff=0.0).postprocess_nodes(out)
+    assert [n.node.node_id for n in cut] == ["eiffel"]
 
 
 def test_instrumentation_events(

@@ -156,12 +156,12 @@ class SemanticHighlightPostprocessor(BaseNodePostprocessor):
                 node.excluded_embed_metadata_keys = _exclude(node.excluded_embed_metadata_keys, self.metadata_key)
                 if options.mode == "prune":
                     node.set_content(chunk.text or "")
-                if replace:
-                    if self.keep_retrieval_score:
-                        node.metadata[RETRIEVAL_SCORE_KEY] = original.score
-                        for attr in ("excluded_llm_metadata_keys", "excluded_embed_metadata_keys"):
-                            setattr(node, attr, _exclude(getattr(node, attr), RETRIEVAL_SCORE_KEY))
-                    score = chunk.score
+            if replace:  # one scale for every returned node: a passed-through one has no highlight score
+                if self.keep_retrieval_score and original.score is not None:
+                    node.metadata[RETRIEVAL_SCORE_KEY] = original.score
+                    for attr in ("excluded_llm_metadata_keys", "excluded_embed_metadata_keys"):
+                        setattr(node, attr, _exclude(getattr(node, attr), RETRIEVAL_SCORE_KEY))
+                score = chunk.score if chunk.result is not None else None
             out.append(NodeWithScore(node=node, score=score))
         return out, batch
 
