@@ -110,14 +110,15 @@ def test_long_sentences_are_capped_at_clause_marks_then_length() -> None:
     assert texts(zh, max_chars=None) == [zh]
 
 
-def test_length_cuts_keep_accents_emoji_and_joined_sequences_whole() -> None:
+def test_length_cuts_keep_accents_emoji_flags_and_joined_sequences_whole() -> None:
     accented = "x" + "e\u0301" * 150  # e + combining acute, 301 characters, no space or clause mark
     pieces = texts(accented, max_chars=100)
     assert "".join(pieces) == accented and all(len(p) <= 100 for p in pieces)
     assert all(not unicodedata.combining(p[0]) for p in pieces)  # no piece starts with a bare accent
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one emoji: man ZWJ woman ZWJ girl
     thumbs = "\U0001f44d\U0001f3fd"  # thumbs up + skin tone
-    for unit in (family, thumbs):
+    flag = "\U0001f1eb\U0001f1f7"  # two regional indicators: one flag
+    for unit in (family, thumbs, flag):
         blob = unit * 40
         pieces = texts(blob, max_chars=49)  # 49 falls inside a unit
         assert "".join(pieces) == blob and len(pieces) > 1

@@ -51,6 +51,22 @@ def _joins_previous(ch: str) -> bool:
     )
 
 
+def _is_flag_half(ch: str) -> bool:
+    return "\U0001f1e6" <= ch <= "\U0001f1ff"  # regional indicator: two make one flag
+
+
+def _splits_a_character(text: str, i: int) -> bool:
+    """Cutting before ``text[i]`` would split what a reader sees as one character."""
+    if _joins_previous(text[i]) or text[i - 1] in _JOINERS:
+        return True
+    if _is_flag_half(text[i]) and _is_flag_half(text[i - 1]):
+        run = 0
+        while i - 1 - run >= 0 and _is_flag_half(text[i - 1 - run]):
+            run += 1
+        return run % 2 == 1  # an odd number before: text[i] completes a flag
+    return False
+
+
 # Lower-cased words that, followed by ".", do not end a sentence.
 _ABBREVIATIONS = frozenset(
     [
@@ -272,7 +288,7 @@ def _cap(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int
     """Cut ``text[start:end]`` into pieces of at most ``max_chars`` content characters.
 
     Cuts go after the last clause mark in the allowed range, else after the last space, else
-    at the length limit, moved back so an accent, emoji modifier or joined sequence stays whole;
+    at the length limit, moved back so an accent, emoji modifier, flag or joined sequence stays whole;
     whitespace after a cut stays with the piece before it.
     """
     pieces: list[tuple[int, int]] = []
@@ -297,9 +313,9 @@ def _cap(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int
                     break
         if cut < 0:  # by length, but never inside a character sequence (accent, emoji, joiner)
             cut = limit
-            while cut > max(lower, start + 1) and (_joins_previous(text[cut]) or text[cut - 1] in _JOINERS):
+            while cut > max(lower, start + 1) and _splits_a_character(text, cut):
                 cut -= 1
-            if _joins_previous(text[cut]) or text[cut - 1] in _JOINERS:
+            if _splits_a_character(text, cut):
                 cut = limit  # a run of marks longer than the range: cut it by length after all
         nxt = cut
         while nxt < end and text[nxt].isspace():
