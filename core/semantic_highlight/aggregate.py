@@ -40,8 +40,10 @@ def check_count(value: Any, name: str, minimum: int) -> int | None:
     return count
 
 
-def check_relative_threshold(ratio: float | None) -> float | None:
-    """``ratio`` unchanged when it is ``None`` or in (0, 1], the range :func:`select` gives a meaning to."""
+def check_relative_threshold(value: Any) -> float | None:
+    """``value`` as a float (``None`` unchanged) when it is a number in (0, 1], the range :func:`select`
+    gives a meaning to (:func:`check_threshold`'s type checks first)."""
+    ratio = check_threshold(value, "relative_threshold")
     if ratio is not None and not 0.0 < ratio <= 1.0:
         raise ValueError(f"relative_threshold must be in (0, 1], got {ratio!r}")
     return ratio

@@ -94,7 +94,7 @@ class AnnotateOptions:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        for name in ("threshold", "fallback_threshold", "relative_threshold"):
+        for name in ("threshold", "fallback_threshold"):
             check_threshold(getattr(self, name), name)
         check_relative_threshold(self.relative_threshold)
         check_count(self.top_k, "top_k", 0)

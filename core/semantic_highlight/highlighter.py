@@ -132,7 +132,7 @@ class SemanticHighlighter:
         self.threshold: float = self.model.default_threshold if checked is None else checked
         fallback = check_threshold(fallback_threshold, "fallback_threshold")
         self.fallback_threshold: float | None = self.model.default_fallback_threshold if fallback is None else fallback
-        relative = check_relative_threshold(check_threshold(relative_threshold, "relative_threshold"))
+        relative = check_relative_threshold(relative_threshold)
         self.relative_threshold: float | None = self.model.default_relative_threshold if relative is None else relative
         self.max_batch_tokens = max_batch_tokens
         self.max_padding = (
@@ -208,7 +208,7 @@ class SemanticHighlighter:
         floor = check_threshold(min_score, "min_score")
         fallback = check_threshold(fallback_threshold, "fallback_threshold")
         fallback = self.fallback_threshold if fallback is None else fallback
-        relative = check_relative_threshold(check_threshold(relative_threshold, "relative_threshold"))
+        relative = check_relative_threshold(relative_threshold)
         relative = self.relative_threshold if relative is None else relative
         top_k = check_count(top_k, "top_k", 0)
         queries, prepared = self._prepare(pairs)

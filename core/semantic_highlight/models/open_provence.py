@@ -193,7 +193,7 @@ class OpenProvenceModel(LoadedModel):
         self.default_fallback_threshold = float(fallback) if fallback is not None else None
         relative = config.get("default_relative_threshold")  # ours too
         try:
-            self.default_relative_threshold = check_relative_threshold(None if relative is None else float(relative))
+            self.default_relative_threshold = check_relative_threshold(relative)
         except (TypeError, ValueError):
             raise ModelFormatError(
                 f"{path / 'config.json'}: default_relative_threshold must be a number in (0, 1], got {relative!r}"
