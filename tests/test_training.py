@@ -220,3 +220,24 @@ def test_train_data_folder_follows_the_environment_like_eval(tmp_path: Path, mon
     assert _args(["train", "--data", "elsewhere"]).data == "elsewhere"
     monkeypatch.delenv("SEMANTIC_HIGHLIGHT_DATA")
     assert _args(["train"]).data == str(default_data_dir())
+
+
+def test_handwritten_split_keeps_each_source_passage_on_one_side() -> None:
+    from semantic_highlight.datasets.types import Example
+    from semantic_highlight.training.data import bucket, split_handwritten
+
+    def ex(i: int, text: str, passage: str | None) -> Example:
+        meta: dict[str, object] = {"source": {"dataset": "drcd", "file": "f", "id": passage}} if passage else {}
+        return Example(id=f"hw-{i}", query="q", sentences=(text,), relevant=frozenset({0}), meta=meta)
+
+    # excerpts of 40 passages, three each; which side an excerpt hashes to is the unchanged text rule
+    hand = [ex(3 * p + k, f"passage {p} excerpt {k}. ", f"p{p}") for p in range(40) for k in range(3)]
+    hand += [ex(500 + i, f"no source {i}. ", None) for i in range(20)]
+    train, val, dropped = split_handwritten(hand, 0.3)
+    assert val == [h for h in hand if bucket("val:" + h.text) < 0.3]  # same validation split as before
+    val_passages = {str(h.meta["source"]["id"]) for h in val if h.meta}  # type: ignore[index]
+    assert val_passages and dropped > 0
+    assert not any(h.meta and h.meta["source"]["id"] in val_passages for h in train)  # type: ignore[index]
+    assert len(train) + len(val) + dropped == len(hand)
+    # an example naming no source passage is keyed on its own text, so it is never dropped
+    assert {h.id for h in hand if not h.meta} == {h.id for h in train + val if not h.meta}

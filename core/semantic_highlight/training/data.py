@@ -107,6 +107,26 @@ def _negatives(examples: list[Example], rng: random.Random, hard_rate: float, ra
     return out
 
 
+def _passage_key(ex: Example) -> tuple[str, ...]:
+    """The source passage of a hand-written example (its excerpt text when the record names none)."""
+    src = ex.meta.get("source")
+    if isinstance(src, dict) and src.get("dataset") and src.get("id") is not None:
+        return (str(src["dataset"]), str(src.get("file", "")), str(src["id"]))
+    return ("text", ex.text)
+
+
+def split_handwritten(hand: list[Example], val_share: float) -> tuple[list[Example], list[Example], int]:
+    """``(train, validation, dropped)``: an example goes to validation when its excerpt text hashes below
+    ``val_share`` (the rule every shipped stage was compared under, so the split stays the same); training
+    then drops the ``dropped`` examples whose excerpt comes from a validation example's source passage, so no
+    passage is on both sides."""
+    val = [h for h in hand if bucket("val:" + h.text) < val_share]
+    val_passages = {_passage_key(h) for h in val}
+    rest = [h for h in hand if bucket("val:" + h.text) >= val_share]
+    train = [h for h in rest if _passage_key(h) not in val_passages]
+    return train, val, len(rest) - len(train)
+
+
 def build_datasets(
     data_dir: str | Path,
     handwritten_dir: str | Path | None = None,
@@ -161,8 +181,8 @@ def build_datasets(
     overlap = [h for h in hand if h.text.strip() and h.text.strip() in val_texts]
     hand = [h for h in hand if h not in overlap]  # passages of the validation split stay out of training
     stats["handwritten:dropped_val_overlap"] = len(overlap)
-    hand_val = [h for h in hand if bucket("val:" + h.text) < handwritten_val_share]
-    hand = [h for h in hand if bucket("val:" + h.text) >= handwritten_val_share]
+    hand, hand_val, same_passage = split_handwritten(hand, handwritten_val_share)
+    stats["handwritten:dropped_val_passage"] = same_passage
     val += hand_val
     stats["handwritten:val"] = len(hand_val)
     stats["handwritten:unique"] = len(hand)
