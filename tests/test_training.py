@@ -241,3 +241,28 @@ def test_handwritten_split_keeps_each_source_passage_on_one_side() -> None:
     assert len(train) + len(val) + dropped == len(hand)
     # an example naming no source passage is keyed on its own text, so it is never dropped
     assert {h.id for h in hand if not h.meta} == {h.id for h in train + val if not h.meta}
+
+
+def test_validation_negatives_pair_questions_with_other_passages_of_their_language() -> None:
+    from semantic_highlight.datasets.types import Example
+    from semantic_highlight.training.data import validation_negatives
+
+    def ex(i: int, lang: str, text: str, relevant: frozenset[int], answers: list[str]) -> Example:
+        return Example(
+            id=f"v{i}", query=f"q{i}", sentences=(text,), relevant=relevant, lang=lang, meta={"answers": answers}
+        )
+
+    val = [ex(i, "en", f"Passage {i} says {i}. ", frozenset({0}), [f"says {i}"]) for i in range(30)]
+    val += [ex(100 + i, "zh", f"第{i}段。", frozenset({0}), []) for i in range(30)]
+    val.append(ex(200, "en", "Passage 200 also says 3. ", frozenset({0}), ["x"]))  # contains an answer of v3
+    val.append(ex(201, "en", "Nothing here. ", frozenset(), []))  # unanswerable: never a query
+    negs = validation_negatives(val, rate=0.5)
+    assert negs == validation_negatives(val, rate=0.5)  # fixed seed: the same split on every run
+    assert 10 < len(negs) < 50
+    by_id = {e.id: e for e in val}
+    for n in negs:
+        asked = by_id[n.id.split(":")[0]]
+        assert asked.relevant and n.query == asked.query and not n.relevant
+        assert n.lang == asked.lang and n.text != asked.text
+        assert not any(a in n.text for a in asked.meta["answers"])  # type: ignore[union-attr]
+    assert not any(n.id.startswith("v201") for n in negs)

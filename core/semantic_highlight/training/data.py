@@ -5,7 +5,8 @@ dev+trial, DRCD dev+test (mostly converted to Simplified with OpenCC, a share ke
 some with a mixed-script query), hand-written paraphrase examples, and negatives (the question
 paired with another paragraph of the same article = hard negative, or with a random document).
 Validation (threshold calibration): TyDi dev + a held-out slice of CMRC trial paragraphs + a held-out
-slice of the hand-written passages (paraphrased and unanswerable queries).
+slice of the hand-written passages (paraphrased and unanswerable queries) + some of those questions paired
+with another validation passage (the irrelevant chunks a RAG pipeline retrieves).
 Never reads XQuAD, MultiSpanQA, FGC, WikiQA or any benchmark.
 """
 
@@ -127,6 +128,34 @@ def split_handwritten(hand: list[Example], val_share: float) -> tuple[list[Examp
     return train, val, len(rest) - len(train)
 
 
+def validation_negatives(val: list[Example], rate: float = 0.3, seed: int = 0) -> list[Example]:
+    """Irrelevant-document cases for calibration: ``rate`` of the answerable validation questions paired
+    with another validation passage of the same language (another source passage, not containing an
+    answer), every sentence labelled 0.
+
+    A highlighter in a RAG pipeline sees retrieved chunks that do not answer the question all the time;
+    without such cases the calibration would pick a fallback that highlights something in every chunk.
+    The seed is fixed (not the training seed), so every run is compared on the same split.
+    """
+    rng = random.Random(seed)
+    out = []
+    for ex in val:
+        if not ex.relevant or rng.random() >= rate:
+            continue
+        answers = [str(a) for a in ex.meta.get("answers", []) if a]  # type: ignore[union-attr]
+        pool = [
+            o
+            for o in val
+            if o.lang == ex.lang
+            and _passage_key(o) != _passage_key(ex)
+            and o.text != ex.text
+            and not any(a in o.text for a in answers)
+        ]
+        if pool:
+            out.append(_negative(ex, rng.choice(pool), "valneg"))
+    return out
+
+
 def build_datasets(
     data_dir: str | Path,
     handwritten_dir: str | Path | None = None,
@@ -184,6 +213,7 @@ def build_datasets(
     hand, hand_val, same_passage = split_handwritten(hand, handwritten_val_share)
     stats["handwritten:dropped_val_passage"] = same_passage
     val += hand_val
+    val += validation_negatives(val)
     stats["handwritten:val"] = len(hand_val)
     stats["handwritten:unique"] = len(hand)
     train = positives + negs + hand * handwritten_repeat
