@@ -109,7 +109,7 @@ def _negatives(examples: list[Example], rng: random.Random, hard_rate: float, ra
 
 
 def _passage_key(ex: Example) -> tuple[str, ...]:
-    """The source passage of a hand-written example (its excerpt text when the record names none)."""
+    """An example's source passage: the one a hand-written record names, else the example's own text."""
     src = ex.meta.get("source")
     if isinstance(src, dict) and src.get("dataset") and src.get("id") is not None:
         return (str(src["dataset"]), str(src.get("file", "")), str(src["id"]))
