@@ -115,6 +115,64 @@ def test_calibration_adopts_a_relative_threshold_for_answers_spread_over_sentenc
     assert point.fallback_threshold is not None and 0.05 <= point.fallback_threshold < 0.3
 
 
+def test_calibration_ties_go_to_the_starting_models_point() -> None:
+    from semantic_highlight.training.evaluate import calibrate
+
+    gold = [[True, False], [False, True], [False, False]]
+    scores = [[0.9, 0.1], [0.2, 0.8], [0.1, 0.05]]
+    assert calibrate(scores, gold).threshold == 0.79  # highest threshold below 0.8 reaching F1 1
+    # the starting model's point reaches the same F1: it is kept, fallback and relative included
+    assert tuple(calibrate(scores, gold, prefer=(0.5, 0.4, 0.9))) == (0.5, 0.4, 0.9, 1.0)
+    # a starting point worse than the best is not
+    assert calibrate(scores, gold, prefer=(0.85, None, None)).threshold == 0.79
+
+
+def test_validation_split_checks() -> None:
+    from semantic_highlight.training.evaluate import MIN_CALIBRATION_EXAMPLES, check_validation
+
+    def ex(i: int, lang: str, relevant: frozenset[int]) -> Example:
+        return Example(id=str(i), query="q", sentences=("A. ", "B."), relevant=relevant, lang=lang, source="t")
+
+    with pytest.raises(ValueError, match="no validation example"):
+        check_validation([])
+    with pytest.raises(ValueError, match="none of the 3 validation examples has a relevant sentence"):
+        check_validation([ex(i, "en", frozenset()) for i in range(3)])
+    few = [ex(i, "en", frozenset({0})) for i in range(3)]
+    (warning,) = check_validation(few, few)
+    assert "only 3 validation examples" in warning and "keeps the starting model's thresholds" in warning
+    enough = [ex(i, "en", frozenset({i % 2})) for i in range(MIN_CALIBRATION_EXAMPLES)]
+    assert check_validation(enough, enough) == []
+    (warning,) = check_validation(enough, [ex(0, "zh", frozenset({0}))])
+    assert warning.startswith("no validation example in zh")
+    assert "lowest threshold" in check_validation([ex(0, "en", frozenset({0, 1}))])[1]
+
+
+def test_jsonl_skips_malformed_labels_and_says_where(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    good = {"query": "q", "sentences": ["A. ", "B."], "relevant": [1]}
+    bad = [
+        {**good, "relevant": ["one"]},
+        {**good, "relevant": 1},
+        {**good, "relevant": [True]},
+        {"query": "q", "context": "A. B.", "spans": [[0]]},
+        {"query": "q", "context": "A. B.", "spans": [["a", "b"]]},
+        {"query": "q", "context": "A. B.", "spans": 3},
+        {"query": "q", "passage": "A. B."},  # `annotate` input: not labelled yet
+        {"query": "q", "context": "A. B."},
+    ]
+    path = tmp_path / "own.jsonl"
+    lines = [json.dumps(r) for r in [good, *bad, {**good, "spans": [[3, 5]], "relevant": None}]]
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(lines).encode())  # a byte-order mark, as some editors write
+    stats: Counter[str] = Counter()
+    with caplog.at_level("WARNING", logger="semantic_highlight.datasets"):
+        first, last = load_jsonl(path, stats=stats)
+    assert first.relevant == {1} and last.relevant == {1}  # the BOM line loads; spans win over relevant
+    drops = {k.split(":")[-1]: v for k, v in stats.items() if ":dropped:" in k}
+    assert drops == {"bad_relevant": 3, "bad_spans": 3, "unlabelled_annotate_input": 1, "no_relevant_or_spans": 1}
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert "skipped 8 of 10 records" in message and "bad_relevant x3 (first at line 2)" in message
+    assert "bad_spans x3 (first at line 5)" in message and "run `semantic-highlight annotate`" in message
+
+
 def test_select_relative_threshold_extends_a_kept_best_sentence() -> None:
     from semantic_highlight.aggregate import select
 

@@ -77,8 +77,11 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
 
 
 def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
-    """A local folder, the embedded default (``None``) or a Hugging Face hub id (downloaded once)."""
-    if model is None:
+    """A local folder, the embedded default (``None`` or ``"default"``) or a Hugging Face hub id (downloaded once).
+
+    ``"default"`` names the embedded model everywhere a model is named (CLI flags, ``--compare``); a local
+    folder called ``default`` is ``"./default"``."""
+    if model is None or (isinstance(model, str) and model == "default"):
         if not (DEFAULT_MODEL_DIR / "config.json").is_file():
             raise FileNotFoundError(
                 f"the embedded default model is missing from {DEFAULT_MODEL_DIR}; reinstall the package or pass model="

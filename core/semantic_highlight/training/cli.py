@@ -11,7 +11,11 @@ from ``../shared/data``.
 Your own data (``--train-file``, e.g. the output of ``semantic-highlight annotate``) trains alone
 unless ``--with-shared-data``; ``--init-from default`` fine-tunes the shipped model, ``--encoder DIR``
 starts from another encoder folder (transformers format, safetensors + ``tokenizer.json``). With
-``--train-file`` and no step named, the steps are ``train export``.
+``--train-file`` and no step named, the steps are ``train export card``.
+
+Run folders: ``--build`` (default ``./build``) / ``--run`` (default ``run``) hold the checkpoint; the same
+command again resumes it, and a checkpoint of other data or settings is refused (pick another ``--run``).
+The validation split is checked before training: none, or none with a relevant sentence, stops the run.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
+import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -49,9 +55,9 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--handwritten", default=str(_ROOT / "training_data" / "handwritten"))
     p.add_argument("--handwritten-repeat", type=int, default=3, help="times each hand-written example is in the mix")
-    p.add_argument("--build", default=str(_ROOT / "build"))
+    p.add_argument("--build", default="build", help="folder of cached build steps and runs (default: ./build)")
     p.add_argument("--out", default=None, help="model folder to write (default: the shipped default_model)")
-    p.add_argument("--run", default="run", help="run folder name under --build")
+    p.add_argument("--run", default="run", help="run folder under --build: one per training data and settings")
     p.add_argument("--max-steps", type=int, default=1200)
     p.add_argument("--epochs", type=float, default=None, help="train this many epochs (overrides --max-steps)")
     p.add_argument("--time-budget-min", type=float, default=1e9)
@@ -88,7 +94,7 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not a.steps:
         if not a.train_file:
             p.error("name the build steps (e.g. 'all'), or give --train-file to train on your own data")
-        a.steps = ["train", "export"]
+        a.steps = ["train", "export", "card"]
     if a.train_file and not a.out and {"export", "card"} & set(a.steps):
         p.error("--out is required with --train-file (the shipped default model is only rebuilt without it)")
     if a.init_from and a.encoder:
@@ -97,22 +103,75 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
         p.error("--val-file needs --train-file")
     if not 0 <= a.val_share < 1:
         p.error("--val-share must be in [0, 1)")
+    if a.device and a.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            p.error(f"--device {a.device}: this torch build sees no CUDA GPU (torch {torch.__version__})")
     return a
+
+
+def _model_folder(folder: Path) -> str | None:
+    """Why ``folder`` is not an Open Provence model folder this trainer can start from, or ``None``."""
+    if not (folder / "config.json").is_file():
+        return "has no config.json"
+    try:
+        cfg = json.loads((folder / "config.json").read_text())
+    except ValueError:
+        return "has a config.json that is not JSON"
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("base_model_config"), dict):
+        return "is not an Open Provence model folder (config.json has no base_model_config)"
+    if not (folder / "model.safetensors").is_file():
+        return "has no model.safetensors"
+    return None
+
+
+def _init_folder(name: str | None) -> str | None:
+    """``--init-from`` as a folder ('default' = the shipped model), checked before any work."""
+    if name is None:
+        return None
+    from semantic_highlight.models import DEFAULT_MODEL_DIR
+
+    folder = DEFAULT_MODEL_DIR if name == "default" else Path(name)
+    problem = "does not exist" if not folder.is_dir() else _model_folder(folder)
+    if problem:
+        raise SystemExit(
+            f"semantic-highlight train: --init-from {name} {problem}; give 'default' or a folder this command wrote"
+        )
+    return str(folder)
+
+
+def _check_out(out: Path) -> None:
+    """Refuse to export into an existing folder that holds something other than a model."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and _model_folder(out) is not None)):
+        raise SystemExit(
+            f"semantic-highlight train: --out {out} exists and is not a model folder; give a new or empty folder"
+        )
 
 
 def _user_data(a: argparse.Namespace, stats: Counter[str]) -> tuple[list, list]:
     """Examples of ``--train-file`` and the validation split (``--val-file`` or a held-out share)."""
     from semantic_highlight.training.data import bucket, load_training_file
 
-    train = [e for f in a.train_file for e in load_training_file(f, stats=stats)]
+    files: Counter[str] = Counter()  # per-file kept/dropped counts, kept apart from the mix's "train:" keys
+
+    def load(paths: list[str]) -> list:
+        for f in paths:
+            if not Path(f).is_file():
+                raise SystemExit(f"semantic-highlight train: no such file {f}")
+        return [e for f in paths for e in load_training_file(f, stats=files)]
+
+    train = load(a.train_file)
     if not train:
         raise SystemExit(f"semantic-highlight train: no usable example in {', '.join(a.train_file)}")
     if a.val_file:
-        val = [e for f in a.val_file for e in load_training_file(f, stats=stats)]
+        val = load(a.val_file)
     else:  # deterministic share, by passage (one passage never on both sides) unless there are few
         key = (lambda e: e.text) if len({e.text for e in train}) >= 20 else (lambda e: e.id + e.query)
         val = [e for e in train if bucket("val:" + key(e)) < a.val_share]  # few passages: split by example
         train = [e for e in train if bucket("val:" + key(e)) >= a.val_share]
+        stats["val:held_out_pct"] = round(100 * a.val_share)
+    stats.update({f"file:{k}": v for k, v in files.items()})
     stats["train:user"] = len(train)
     stats["val:user"] = len(val)
     return train, val
@@ -132,8 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     base, pruned, run = build / "e5-base", build / "e5-pruned", build / a.run
     from semantic_highlight.models import DEFAULT_MODEL_DIR
 
-    init_from = str(DEFAULT_MODEL_DIR) if a.init_from == "default" else a.init_from
+    init_from = _init_folder(a.init_from)
     out = Path(a.out) if a.out else DEFAULT_MODEL_DIR
+    if "export" in steps:
+        _check_out(out)
     encoder = Path(a.encoder) if a.encoder else pruned
     max_length = a.max_length or (
         int(json.loads((Path(init_from) / "config.json").read_text()).get("max_length", 256)) if init_from else 256
@@ -159,6 +220,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             stats.update(shared_stats)
     if a.limit:
         train_ex = train_ex[: a.limit]
+    if needs_data and {"export", "validate"} & set(steps):  # before hours of training, not after
+        from semantic_highlight.training.evaluate import check_validation
+
+        try:
+            for warning in check_validation(val_ex, train_ex):
+                log.warning("validation split: %s", warning)
+        except ValueError as exc:
+            raise SystemExit(f"semantic-highlight train: {exc}") from None
     if "convert" in steps:
         from semantic_highlight.training.convert_e5 import convert
 
@@ -174,11 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         cos = teacher_cosines(train_ex + val_ex, base, build / "teacher.pt") if a.soft_weight > 0 else None
     if "train" in steps:
-        from semantic_highlight.training.train import TrainConfig, train
+        from semantic_highlight.training.train import RunMismatchError, TrainConfig, train
 
         if not init_from and not (encoder / "model.safetensors").is_file():
             raise SystemExit(f"semantic-highlight train: no encoder at {encoder} (run the convert and vocab steps)")
-        per_epoch = -(-len(train_ex) // a.batch_size)
         cfg = TrainConfig(
             encoder_dir=str(encoder),
             run_dir=str(run),
@@ -187,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch_size=a.batch_size,
             lr=lr,
             head_lr=head_lr,
-            max_steps=max(1, round(a.epochs * per_epoch)) if a.epochs else a.max_steps,
+            max_steps=a.max_steps,
+            epochs=a.epochs,  # resolved on the training windows (a long document is several)
             time_budget_min=a.time_budget_min,
             seed=a.seed,
             soft_weight=a.soft_weight,
@@ -197,21 +266,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             device=a.device or ("cuda" if torch.cuda.is_available() else "cpu"),
         )
         t0 = time.time()
-        train(cfg, train_ex, cos)
+        try:
+            train(cfg, train_ex, cos)
+        except RunMismatchError as exc:
+            raise SystemExit(f"semantic-highlight train: {exc}") from None
         (run / "data_stats.json").write_text(json.dumps(dict(stats), indent=2))
         log.info("training took %.1f min", (time.time() - t0) / 60)
     exported: dict[str, object] | None = None  # export's validation row of `out`
     if "export" in steps:
         from semantic_highlight.training.evaluate import calibrate_and_export
 
-        if not val_ex:
-            raise SystemExit("semantic-highlight train: no validation example to pick the threshold (see --val-file)")
+        if not (run / "ckpt.pt").is_file():
+            raise SystemExit(f"semantic-highlight train: no checkpoint in {run} to export (run the train step)")
         exported = calibrate_and_export(run, out, val_ex, max_length)
+        if "card" not in steps and (out / "README.md").is_file():
+            (out / "README.md").unlink()  # it described the weights just replaced
+            log.warning("removed %s: it described the previous weights (run the card step)", out / "README.md")
     if "validate" in steps:
         from semantic_highlight.training.evaluate import validate_model
 
-        if not val_ex:
-            raise SystemExit("semantic-highlight train: no validation example to score (see --val-file)")
         # export has just scored `out` on this split: reuse its row rather than score it again
         own = exported or validate_model(out, val_ex)
         rows = [own, *(validate_model(Path(folder), val_ex) for folder in a.compare)]
@@ -234,5 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from semantic_highlight.training.model_card import write_card
 
         recorded = run / "data_stats.json"  # the mix the last training segment actually used
-        write_card(out, run, json.loads(recorded.read_text()) if recorded.exists() else stats)
+        command = "semantic-highlight train " + shlex.join(sys.argv[1:] if argv is None else argv)
+        card_stats = json.loads(recorded.read_text()) if recorded.exists() else stats
+        card = write_card(out, run, card_stats, command=command if a.train_file else None)
+        log.info("model card: %s", card)
     return 0

@@ -17,6 +17,7 @@ import torch
 from semantic_highlight.datasets.types import Example
 from semantic_highlight.eval.metrics import best_point, sweep_f1
 from semantic_highlight.eval.runner import HighlighterScorer, labelled_scores
+from semantic_highlight.models.open_provence import FALLBACK_THRESHOLD
 from semantic_highlight.training.export import export_open_provence, set_default_thresholds
 from semantic_highlight.training.model import ProvenceModel
 from semantic_highlight.training.train import TrainConfig, source_dir
@@ -39,11 +40,22 @@ class Calibration(NamedTuple):
     f1: float
 
 
-def calibrate(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[bool]]) -> Calibration:
+Point = tuple[float, float | None, float | None]
+"""(threshold, fallback threshold, relative threshold): a selection rule's operating point."""
+
+MIN_CALIBRATION_EXAMPLES = 20
+"""Fewer answerable validation examples than this and export keeps the starting model's thresholds:
+on a handful of examples the F1-best point is noise (often threshold 0.95, which highlights nothing)."""
+
+
+def calibrate(
+    scores: Sequence[Sequence[float]], gold: Sequence[Sequence[bool]], prefer: Point | None = None
+) -> Calibration:
     """The threshold, fallback and relative thresholds with the best micro F1 on validation scores.
 
-    Ties go to the higher threshold, to no relative threshold then the higher one, and to no
-    fallback then the higher one: the simplest rule that reaches the F1.
+    ``prefer`` (e.g. the starting model's defaults) wins when it reaches that F1. Other ties go to the
+    higher threshold, to no relative threshold then the higher one, and to no fallback then the
+    higher one: the simplest rule that reaches the F1.
     """
     grid = [round(0.95 - 0.01 * i, 2) for i in range(91)]  # high to low: ties go to the higher threshold
     best: Calibration | None = None
@@ -53,7 +65,51 @@ def calibrate(scores: Sequence[Sequence[float]], gold: Sequence[Sequence[bool]])
             if best is None or f1 > best.f1 + 1e-9:
                 best = Calibration(thr, fallback, relative, f1)
     assert best is not None
+    if prefer is not None:
+        f1 = sweep_f1(gold, scores, [prefer[0]], prefer[1], prefer[2])[0]
+        if f1 >= best.f1 - 1e-9:
+            return Calibration(*prefer, f1)
     return best
+
+
+def check_validation(val: Sequence[Example], train: Sequence[Example] = ()) -> list[str]:
+    """Warnings about a validation split used to calibrate; ``ValueError`` when it cannot calibrate at all.
+
+    Run before training, so a split that cannot pick thresholds stops the run before hours of training.
+    """
+    if not val:
+        raise ValueError("no validation example to pick the thresholds (give --val-file, or a --val-share > 0)")
+    answerable = sum(bool(e.relevant) for e in val)
+    if not answerable:
+        raise ValueError(
+            f"none of the {len(val)} validation examples has a relevant sentence, so F1 cannot pick thresholds"
+        )
+    warnings = []
+    if answerable < MIN_CALIBRATION_EXAMPLES:
+        warnings.append(
+            f"only {answerable} validation examples have a relevant sentence (fewer than"
+            f" {MIN_CALIBRATION_EXAMPLES}): export keeps the starting model's thresholds instead of calibrating"
+        )
+    if all(len(e.relevant) == len(e.sentences) for e in val):
+        warnings.append("every validation sentence is relevant: calibration will pick the lowest threshold")
+    missing = sorted({e.lang for e in train} - {e.lang for e in val})
+    if missing:
+        warnings.append(f"no validation example in {', '.join(missing)}: thresholds are not checked on that language")
+    return warnings
+
+
+def starting_point(cfg: TrainConfig) -> Point:
+    """The selection defaults a run starts from: its ``--init-from`` model's, else export's (0.5, none, none)."""
+    if not cfg.init_from:
+        return (0.5, None, None)
+    c = json.loads((Path(cfg.init_from) / "config.json").read_text())
+    thr = c.get("default_threshold", c.get("default_threadshold"))
+    fallback, relative = c.get("default_fallback_threshold"), c.get("default_relative_threshold")
+    return (
+        float(thr) if thr is not None else FALLBACK_THRESHOLD,
+        float(fallback) if fallback is not None else None,
+        float(relative) if relative is not None else None,
+    )
 
 
 def _validation_scores(
@@ -105,15 +161,31 @@ def calibrate_and_export(
     run: Path, out: Path, val: Sequence[Example], max_length: int, base_name: str | None = None
 ) -> dict[str, object]:
     """Export ``run``'s checkpoint to ``out``, then set its selection defaults to the F1-best point
-    :func:`calibrate` finds on ``val``; returns ``out``'s :func:`validate_model` row, from the same scores."""
+    :func:`calibrate` finds on ``val`` (ties: the starting model's); returns ``out``'s :func:`validate_model`
+    row, from the same scores.
+
+    With fewer than :data:`MIN_CALIBRATION_EXAMPLES` answerable examples the starting model's defaults are
+    kept (logged as a warning; ``calibrated: false`` in ``validation.json``)."""
     cfg = TrainConfig(**json.loads((run / "train_config.json").read_text()))
     src = source_dir(cfg)
+    start = starting_point(cfg)  # read before export: --out may be the --init-from folder
     model = ProvenceModel.skeleton(src)
     state = torch.load(run / "ckpt.pt", weights_only=True, map_location="cpu")
     model.load_state_dict(state["model"])
     export_open_provence(model.eval(), src, out, max_length, 0.5, base_name=base_name)
     _, gold, scores = _validation_scores(out, val)
-    point = calibrate(scores, gold)
+    answerable = sum(any(g) for g in gold)
+    calibrated = answerable >= MIN_CALIBRATION_EXAMPLES
+    if calibrated:
+        point = calibrate(scores, gold, prefer=start)
+    else:
+        point = Calibration(*start, sweep_f1(gold, scores, [start[0]], start[1], start[2])[0])
+        log.warning(
+            "only %d answerable validation examples: kept the starting thresholds %s (calibration needs %d)",
+            answerable,
+            start,
+            MIN_CALIBRATION_EXAMPLES,
+        )
     thr, fallback, relative = point.threshold, point.fallback_threshold, point.relative_threshold
     set_default_thresholds(out, thr, fallback, relative)
     per_lang = {}
@@ -137,8 +209,9 @@ def calibrate_and_export(
         "f1": point.f1,
         "f1_without_fallback": sweep_f1(gold, scores, [thr])[0],
         "per_lang": per_lang,
+        "calibrated": calibrated,
         "step": state["step"],
         "n": len(val),
     }
     (run / "validation.json").write_text(json.dumps(summary, indent=2))
-    return _validation_row(out, (thr, fallback, relative), gold, scores, point)
+    return _validation_row(out, (thr, fallback, relative), gold, scores, point if calibrated else None)

@@ -1,4 +1,5 @@
-"""Write the shipped model's README.md (model card) from the run's recorded facts."""
+"""Write a model folder's README.md (model card) from the run's recorded facts: the shipped default model's,
+or that of a model trained on the user's own files."""
 
 from __future__ import annotations
 
@@ -20,8 +21,117 @@ def _repeat(stats: Counter[str] | dict[str, int]) -> str:
     return f"{rows / stats['handwritten:unique']:.0f}" if stats.get("handwritten:unique") else "?"
 
 
-def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], notes: str = "") -> Path:
-    """Render ``folder/README.md`` from ``run``'s train_config/validation/throughput JSON and eval/bench reports."""
+def _selection(model_cfg: dict) -> str:
+    """The selection defaults as the engine reads them from ``config.json``."""
+    return (
+        f"`max_length` {model_cfg.get('max_length')}, `default_threshold` {model_cfg.get('default_threshold')},"
+        f" `default_fallback_threshold` {model_cfg.get('default_fallback_threshold')},"
+        f" `default_relative_threshold` {model_cfg.get('default_relative_threshold')}"
+    )
+
+
+def _validation_f1(val: dict) -> str:
+    return f"Validation ({val.get('n', '?')} examples): F1 {_fmt(val.get('f1'))}; per language " + ", ".join(
+        f"{k} {_fmt(v.get('f1'))}" for k, v in val.get("per_lang", {}).items()
+    )
+
+
+def _reports(run: Path) -> list[str]:
+    """The eval and bench reports of ``run``, when those steps ran."""
+    lines: list[str] = []
+    for md, title in (
+        (run / "eval" / "results.md", "Evaluation harness (`semantic-highlight eval`)"),
+        (run / "bench" / "bench.md", "Throughput (`semantic-highlight bench`, CPU)"),
+    ):
+        if md.exists():
+            body = md.read_text().replace("## Evaluation results", "").strip()
+            lines += ["", f"## {title}", "", body]
+    return lines
+
+
+def _own_data_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], command: str) -> list[str]:
+    """Card of a model trained with ``--train-file``: what it started from, the user's files, its validation."""
+    cfg = _read(run / "train_config.json")
+    val = _read(run / "validation.json")
+    model_cfg = _read(folder / "config.json")
+    weights = folder / "model.safetensors"
+    size_mb = weights.stat().st_size / 1e6 if weights.exists() else 0
+    start = cfg.get("init_from") or cfg.get("encoder_dir") or "?"
+    files = sorted({k.split(":")[1] for k in stats if k.startswith("file:") and k.endswith(":kept")})
+    if stats.get("val:held_out_pct") is not None:
+        split = f"{stats['val:held_out_pct']}% of the `--train-file` passages, held out from training"
+    else:
+        split = "the `--val-file` examples"
+    if val.get("calibrated", True):
+        chosen = f"chosen together for best micro F1 on the validation split ({split})"
+    else:
+        chosen = f"kept from the starting model: the validation split ({split}) has too few answerable examples"
+    lines = [
+        f"# semantic-highlight model `{folder.name}`",
+        "",
+        f"Token-level keep/drop highlighter in the Open Provence checkpoint format, trained from `{start}`"
+        f" ({'fine-tuned, `--init-from`' if cfg.get('init_from') else 'an encoder with fresh heads, `--encoder`'})"
+        f" with `semantic-highlight train`. Weights fp16, {size_mb:.1f} MB.",
+        "Load it with `SemanticHighlighter(model=...)` or `semantic-highlight highlight --model ...`.",
+        "",
+        f"Selection: {_selection(model_cfg)} ({chosen}).",
+        "",
+        "## Training data",
+        "| file | records kept | records skipped |",
+        "|---|---|---|",
+    ]
+    for name in files:
+        skipped = sum(v for k, v in stats.items() if k.startswith(f"file:{name}:dropped:"))
+        lines.append(f"| {name} | {stats[f'file:{name}:kept']} | {skipped} |")
+    lines += [
+        "",
+        f"{stats.get('train:user', 0)} training examples, {stats.get('val:user', 0)} validation examples from these"
+        " files"
+        + (
+            f"; plus the built-in mix of `../shared/data` ({stats.get('train:total', 0)} examples, licences in the"
+            " default model's card)."
+            if "train:total" in stats
+            else "."
+        ),
+        "",
+        "## How it was trained",
+        f"`{command}`" if command else "",
+        "",
+        f"Seed {cfg.get('seed')}, device {cfg.get('device')}, {val.get('step', '?')} steps of"
+        f" {cfg.get('batch_size')} windows of up to {cfg.get('train_max_length')} tokens, AdamW lr {cfg.get('lr')}"
+        f" (heads {cfg.get('head_lr')}), {cfg.get('freeze_layers')} lowest layers frozen.",
+        "",
+        "## Metrics (sentence-level micro F1 at the default selection)",
+        _validation_f1(val),
+        *_reports(run),
+        "",
+        "## Licence",
+        "The licences of the starting model and of the training data apply to these weights (the shipped default"
+        " model: MIT base encoder, CC BY-SA fine-tuning data; see its card).",
+    ]
+    return lines
+
+
+def write_card(
+    folder: Path,
+    run: Path,
+    stats: Counter[str] | dict[str, int],
+    notes: str = "",
+    *,
+    command: str | None = None,
+) -> Path:
+    """Render ``folder/README.md`` from ``run``'s train_config/validation/throughput JSON and eval/bench reports.
+
+    ``command`` (the ``semantic-highlight train`` command line) marks a model trained on the user's own
+    files: its card describes those files and that command instead of the shipped default model's mix.
+    """
+    if command is not None:
+        lines = _own_data_card(folder, run, stats, command)
+        if notes:
+            lines += ["", "## Notes", notes]
+        out = folder / "README.md"
+        out.write_text("\n".join(lines) + "\n")
+        return out
     cfg = _read(run / "train_config.json")
     val = _read(run / "validation.json")
     thr_json = _read(run / "throughput.json")
@@ -40,11 +150,9 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         "sentence score = mean keep probability of its tokens; selected when score > threshold; when no",
         "sentence of a document passes, its best one is kept if it scores above the fallback threshold;",
         "a kept best sentence also brings every sentence scoring at least the relative threshold times it.",
-        f"`max_length` {model_cfg.get('max_length')}, `default_threshold` {model_cfg.get('default_threshold')},"
-        f" `default_fallback_threshold` {model_cfg.get('default_fallback_threshold')},"
-        f" `default_relative_threshold` {model_cfg.get('default_relative_threshold')}"
-        " (chosen together for best micro F1 on the validation split: TyDi QA GoldP-en dev + 30% of CMRC 2018"
-        " trial paragraphs + 10% of the hand-written passages, all excluded from training, + 30% of those"
+        _selection(model_cfg)
+        + " (chosen together for best micro F1 on the validation split: TyDi QA GoldP-en dev + 30% of CMRC"
+        " 2018 trial paragraphs + 10% of the hand-written passages, all excluded from training, + 30% of those"
         " answerable questions paired with another validation passage of the same language, every sentence 0:"
         " the irrelevant chunks a RAG pipeline retrieves, so the fallback does not keep a sentence in each).",
         "",
@@ -102,8 +210,7 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         " sentence). Rebuild: `semantic-highlight train all` (see `semantic-highlight train --help`).",
         "",
         "## Metrics (sentence-level micro F1 at the default threshold)",
-        f"Validation ({val.get('n', '?')} examples): F1 {_fmt(val.get('f1'))}; per language "
-        + ", ".join(f"{k} {_fmt(v.get('f1'))}" for k, v in val.get("per_lang", {}).items())
+        _validation_f1(val)
         + (
             f" (threshold alone: {_fmt(val['f1_without_fallback'])})"
             if (val.get("fallback_threshold") is not None or val.get("relative_threshold") is not None)
@@ -113,13 +220,7 @@ def write_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], no
         "",
     ]
     lines += ["", "Targets (issue 3): XQuAD-en/zh ≥ 0.86, MultiSpanQA ≥ 0.70, FGC ≥ 0.60, ≥ 0.15 over baselines."]
-    for md, title in (
-        (run / "eval" / "results.md", "Evaluation harness (`semantic-highlight eval`)"),
-        (run / "bench" / "bench.md", "Throughput (`semantic-highlight bench`, CPU)"),
-    ):
-        if md.exists():
-            body = md.read_text().replace("## Evaluation results", "").strip()
-            lines += ["", f"## {title}", "", body]
+    lines += _reports(run)
     if thr_json:
         lines += ["", "## Throughput (CPU)", "```", json.dumps(thr_json, indent=2), "```"]
     if notes:

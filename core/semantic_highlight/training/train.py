@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -37,6 +38,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_frac: float = 0.05
     max_steps: int = 1000
+    epochs: float | None = None  # when set, max_steps = epochs x batches of training windows (not examples)
     time_budget_min: float = 1e9
     ckpt_every_min: float = 10.0
     seed: int = 13
@@ -181,6 +183,7 @@ def _save_ckpt(
     step: int,
     cfg: TrainConfig,
     elapsed: float,
+    fingerprint: dict[str, object],
 ) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
@@ -193,10 +196,56 @@ def _save_ckpt(
             "cfg": asdict(cfg),
             "rng": random.getstate(),
             "torch_rng": torch.get_rng_state(),
+            "fingerprint": fingerprint,
         },
         tmp,
     )
     os.replace(tmp, path)
+
+
+RESUMABLE = frozenset(
+    {"max_steps", "epochs", "time_budget_min", "ckpt_every_min", "threads", "device", "run_dir", "teacher_scale"}
+    | {"max_length"}  # the inference window: export's, not training's (that is train_max_length)
+)
+"""Settings a resumed run may change: how long it trains and where; the rest must match its checkpoint."""
+
+
+class RunMismatchError(RuntimeError):
+    """The run folder holds a checkpoint of other data or settings; resuming it would train something else."""
+
+
+def run_fingerprint(cfg: TrainConfig, examples: Sequence[Example]) -> dict[str, object]:
+    """What a checkpoint was trained on: the settings outside :data:`RESUMABLE`, the starting folder, and a
+    digest of the training examples (query, sentences, labels, language, in order)."""
+    settings = {k: v for k, v in asdict(cfg).items() if k not in RESUMABLE and k not in ("encoder_dir", "init_from")}
+    digest = hashlib.sha256()
+    for e in examples:
+        digest.update(json.dumps([e.query, e.sentences, sorted(e.relevant), e.lang], ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return {
+        "settings": settings,
+        "start": str(source_dir(cfg).resolve()),
+        "examples": len(examples),
+        "data": digest.hexdigest(),
+    }
+
+
+def _check_resume(ckpt: Path, saved: dict[str, object] | None, now: dict[str, object]) -> None:
+    """Raise :class:`RunMismatchError` when ``ckpt`` was trained on other data or settings than ``now``."""
+    if saved is None:
+        log.warning("%s records no data fingerprint (an older run): resuming it unchecked", ckpt)
+        return
+    diff = [k for k in ("start", "examples", "data") if saved.get(k) != now[k]]
+    old_settings, new_settings = saved.get("settings") or {}, now["settings"]
+    assert isinstance(old_settings, dict) and isinstance(new_settings, dict)
+    diff += [f"--{k.replace('_', '-')}" for k in sorted(new_settings) if old_settings.get(k) != new_settings[k]]
+    if diff:
+        names = {"start": "starting model", "examples": "training data", "data": "training data"}
+        what = ", ".join(dict.fromkeys(names.get(d, d) for d in diff))
+        raise RunMismatchError(
+            f"{ckpt} is the checkpoint of another run (it differs in: {what}), so resuming it would not train"
+            f" what you asked. Pass another --run, or delete {ckpt.parent} to start over."
+        )
 
 
 def source_dir(cfg: TrainConfig) -> Path:
@@ -205,11 +254,20 @@ def source_dir(cfg: TrainConfig) -> Path:
 
 
 def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, list[float]] | None) -> ProvenceModel:
-    """Train (resuming from ``run_dir/ckpt.pt`` when present); returns the model in eval mode."""
+    """Train (resuming from ``run_dir/ckpt.pt`` when present); returns the model in eval mode.
+
+    A checkpoint records :func:`run_fingerprint`; resuming one trained on other data, from another
+    starting model or with other settings raises :class:`RunMismatchError` before any training.
+    """
     device = torch.device(cfg.device)
     if device.type == "cpu":
         torch.set_num_threads(cfg.threads)
     run = Path(cfg.run_dir)
+    ckpt = run / "ckpt.pt"
+    fingerprint = run_fingerprint(cfg, train_examples)
+    state = torch.load(ckpt, weights_only=True, map_location=device) if ckpt.exists() else None
+    if state is not None:
+        _check_resume(ckpt, state.get("fingerprint"), fingerprint)
     run.mkdir(parents=True, exist_ok=True)
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -225,6 +283,12 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
     items = make_items(train_examples, enc, cfg, cos, random.Random(cfg.seed))
     n_tok = sum(len(i.ids) for i in items)
     log.info("%d training windows, %d tokens (%.0f per window)", len(items), n_tok, n_tok / max(len(items), 1))
+    if not items:
+        raise ValueError("no training window: every example is empty or too long for train_max_length")
+    per_epoch = math.ceil(len(items) / cfg.batch_size)
+    if cfg.epochs:
+        cfg.max_steps = max(1, math.ceil(cfg.epochs * per_epoch))
+        log.info("%.3g epochs of %d windows = %d steps", cfg.epochs, len(items), cfg.max_steps)
     opt = torch.optim.AdamW(_param_groups(model, cfg))
     progress = [0.0]  # max(step / max_steps, elapsed / time budget): the schedule also fits a time budget
 
@@ -237,9 +301,7 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
     step = 0
     spent = 0.0
-    ckpt = run / "ckpt.pt"
-    if ckpt.exists():
-        state = torch.load(ckpt, weights_only=True, map_location=device)
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
@@ -250,7 +312,6 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
         log.info("resumed from step %d", step)
     (run / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
     pad = enc.layout.pad_id
-    per_epoch = math.ceil(len(items) / cfg.batch_size)
     model.train()
     t0 = last_ckpt = time.time() - spent
     ema = None
@@ -284,7 +345,7 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
                 )
             out_of_time = progress[0] >= 1.0
             if time.time() - last_ckpt > cfg.ckpt_every_min * 60 or step >= cfg.max_steps or out_of_time:
-                _save_ckpt(ckpt, model, opt, sched, step, cfg, time.time() - t0)
+                _save_ckpt(ckpt, model, opt, sched, step, cfg, time.time() - t0, fingerprint)
                 last_ckpt = time.time()
                 log.info("checkpoint at step %d", step)
             if step >= cfg.max_steps or out_of_time:
