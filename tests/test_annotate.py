@@ -419,6 +419,11 @@ def test_cli_summary_and_to_training(
     assert front(["annotate", "--to-training", str(out), "--out", str(folder)]) == 0
     (line,) = read_jsonl(folder / "annotated_en.jsonl")
     assert line["sentences"] == [s["text"] for s in read_jsonl(out)[0]["sentences"]] and line["relevant"] == [0]
+    assert f"semantic-highlight train --train-file {folder / 'annotated_en.jsonl'}" in capsys.readouterr().out
+    # a missing input is a usage error, not an interrupted run to resume
+    missing = ["annotate", "--input", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o.jsonl")]
+    assert front([*missing, "--base-url", stub.url, "--model", "m"]) == 2
+    assert "no input file" in capsys.readouterr().err and not (tmp_path / "o.jsonl").exists()
 
 
 # --------------------------------------------------------------------------- annotate -> train -> load

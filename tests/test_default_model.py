@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +37,15 @@ def test_shipped_files_are_small_and_safe() -> None:
     assert config["model_type"] == "open_provence" and "auto_map" not in config
     assert config["base_model_config"]["model_type"] == "bert"
     assert 0 < config["default_threshold"] < 1 and config["max_length"] <= 512
+
+
+def test_default_names_the_embedded_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from semantic_highlight.models import resolve_model_path
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()  # a local folder of that name is "./default"
+    assert resolve_model_path("default") == resolve_model_path(None) == DEFAULT_MODEL_DIR
+    assert resolve_model_path("./default") == Path("default")
 
 
 def test_loads_offline_in_a_fresh_process() -> None:

@@ -97,7 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         files = write_training_jsonl(a.to_training, a.out)
         for lang, path in sorted(files.items()):
             print(f"{lang}: {path}")
-        print(f"train with: python -m semantic_highlight.training train --handwritten {a.out} ...")
+        print(
+            f"train with: semantic-highlight train {' '.join(f'--train-file {f}' for _, f in sorted(files.items()))}"
+            " --init-from default --out my-model"
+        )
         return 0
     missing = [f"--{n.replace('_', '-')}" for n in ("input", "base_url", "model") if not getattr(a, n)]
     if missing:

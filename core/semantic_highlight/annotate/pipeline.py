@@ -512,9 +512,10 @@ def annotate(
             pending.add(pool.submit(worker.run, unit))
             drain(2 * cfg.concurrency - 1)
         drain(0)
-    except BaseException:
+    except BaseException as exc:
         # interrupted or crashed: let running calls finish and keep every result already paid for
-        log.warning("interrupted: waiting for running requests, keeping their results; re-run to resume")
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped by {type(exc).__name__}"
+        log.warning("%s: waiting for running requests, keeping their results; re-run to resume", why)
         pool.shutdown(wait=True, cancel_futures=True)
         for fut in list(pending):
             if fut.done() and not fut.cancelled() and fut.exception() is None:
@@ -536,4 +537,6 @@ def annotate_file(
     second_backend: ChatBackend | None = None,
 ) -> AnnotateReport:
     """:func:`annotate` the JSONL file ``input_path`` (unreadable lines count as invalid input)."""
+    if not Path(input_path).is_file():
+        raise FileNotFoundError(f"no input file {input_path}")
     return annotate(_read_jsonl(input_path), out_path, backend, config=config, second_backend=second_backend)
