@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from semantic_highlight.cli import main as front
+from semantic_highlight.models import DEFAULT_MODEL_DIR
 from test_annotate import FIXTURES, _tiny_encoder
 
 pytestmark = pytest.mark.skipif(not (FIXTURES / "op-tiny-xlmr").is_dir(), reason="../shared/fixtures is not available")
@@ -102,6 +103,10 @@ def test_own_data_run_writes_its_card_and_keeps_thresholds_a_tiny_split_cannot_p
     assert front(["train", "export", *tuned[1:], "--out", str(second)]) == 0
     assert json.loads((tmp_path / "build" / "ft" / "validation.json").read_text())["calibrated"] is True
     assert not (second / "README.md").exists()  # export alone drops the card of the replaced weights
+    # validate: `--compare default` scores the shipped model on the same split
+    assert front(["train", "validate", *tuned[1:], "--out", str(second), "--compare", "default"]) == 0
+    rows = json.loads((tmp_path / "build" / "ft" / "validate.json").read_text())
+    assert [r["model"] for r in rows] == [str(second), str(DEFAULT_MODEL_DIR)] and rows[1]["n"] == 24
 
 
 def test_validation_and_out_are_checked_before_training(tmp_path: Path, encoder: Path) -> None:

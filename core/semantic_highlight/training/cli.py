@@ -287,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # export has just scored `out` on this split: reuse its row rather than score it again
         own = exported or validate_model(out, val_ex)
-        rows = [own, *(validate_model(Path(folder), val_ex) for folder in a.compare)]
+        compare = [DEFAULT_MODEL_DIR if folder == "default" else Path(folder) for folder in a.compare]
+        rows = [own, *(validate_model(folder, val_ex) for folder in compare)]
         run.mkdir(parents=True, exist_ok=True)
         (run / "validate.json").write_text(json.dumps(rows, indent=2))
         print(f"validation split: {len(val_ex)} examples; micro F1 at each model's thresholds, then recalibrated")
