@@ -82,6 +82,7 @@ def test_own_data_run_writes_its_card_and_keeps_thresholds_a_tiny_split_cannot_p
     # 5 answerable examples cannot pick thresholds: the export default (an encoder start) is kept
     assert validation["calibrated"] is False and config["default_threshold"] == 0.5
     assert "default_fallback_threshold" not in config
+    assert (first / "model.safetensors").stat().st_mode & 0o777 == (first / "config.json").stat().st_mode & 0o777
     card = (first / "README.md").read_text()  # steps `train export card` by default
     assert card.startswith("# semantic-highlight model `first`") and f"--train-file {train}" in card
     assert "| train | 16 | 1 |" in card and "16 training examples, 5 validation examples" in card

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -111,8 +112,17 @@ def export_open_provence(
         if not k.endswith("position_ids") and not k.endswith("token_type_ids")
     }
     save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
+    _readable_like_other_files(out / "model.safetensors")
     _tokenizer_files(Path(source_dir), out)
     return out
+
+
+def _readable_like_other_files(path: Path) -> None:
+    """Give ``path`` the mode a new file gets under the umask: safetensors writes its files 0600, which would
+    leave an exported model unreadable to the other users of a shared model folder or image."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 def set_default_thresholds(
