@@ -104,6 +104,9 @@ def test_own_data_run_writes_its_card_and_keeps_thresholds_a_tiny_split_cannot_p
     assert front(["train", "export", *tuned[1:], "--out", str(second)]) == 0
     assert json.loads((tmp_path / "build" / "ft" / "validation.json").read_text())["calibrated"] is True
     assert not (second / "README.md").exists()  # export alone drops the card of the replaced weights
+    assert front(["train", "card", *tuned[1:], "--out", str(second)]) == 0  # a later card names the training call
+    trained_by = f"`semantic-highlight train --build {tmp_path / 'build'} --batch-size 4"
+    assert trained_by in (second / "README.md").read_text()
     # validate: `--compare default` scores the shipped model on the same split
     assert front(["train", "validate", *tuned[1:], "--out", str(second), "--compare", "default"]) == 0
     rows = json.loads((tmp_path / "build" / "ft" / "validate.json").read_text())

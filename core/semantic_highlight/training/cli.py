@@ -191,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     base, pruned, run = build / "e5-base", build / "e5-pruned", build / a.run
     from semantic_highlight.models import DEFAULT_MODEL_DIR
 
+    command = "semantic-highlight train " + shlex.join(sys.argv[1:] if argv is None else argv)
     init_from = _init_folder(a.init_from)
     out = Path(a.out) if a.out else DEFAULT_MODEL_DIR
     if "export" in steps:
@@ -271,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except RunMismatchError as exc:
             raise SystemExit(f"semantic-highlight train: {exc}") from None
         (run / "data_stats.json").write_text(json.dumps(dict(stats), indent=2))
+        (run / "command.txt").write_text(command + "\n")  # for the card, which may be written by a later call
         log.info("training took %.1f min", (time.time() - t0) / 60)
     exported: dict[str, object] | None = None  # export's validation row of `out`
     if "export" in steps:
@@ -308,8 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from semantic_highlight.training.model_card import write_card
 
         recorded = run / "data_stats.json"  # the mix the last training segment actually used
-        command = "semantic-highlight train " + shlex.join(sys.argv[1:] if argv is None else argv)
         card_stats = json.loads(recorded.read_text()) if recorded.exists() else stats
-        card = write_card(out, run, card_stats, command=command if a.train_file else None)
+        trained_by = (run / "command.txt").read_text().strip() if (run / "command.txt").is_file() else command
+        card = write_card(out, run, card_stats, command=trained_by if a.train_file else None)
         log.info("model card: %s", card)
     return 0

@@ -122,8 +122,8 @@ def write_card(
 ) -> Path:
     """Render ``folder/README.md`` from ``run``'s train_config/validation/throughput JSON and eval/bench reports.
 
-    ``command`` (the ``semantic-highlight train`` command line) marks a model trained on the user's own
-    files: its card describes those files and that command instead of the shipped default model's mix.
+    ``command`` (the ``semantic-highlight train`` command line that trained it) marks a model trained on the
+    user's own files: its card describes those files and that command instead of the shipped default model's mix.
     """
     if command is not None:
         lines = _own_data_card(folder, run, stats, command)
