@@ -131,19 +131,21 @@ def test_validation_split_checks() -> None:
     from semantic_highlight.training.evaluate import MIN_CALIBRATION_EXAMPLES, check_validation
 
     def ex(i: int, lang: str, relevant: frozenset[int]) -> Example:
-        return Example(id=str(i), query="q", sentences=("A. ", "B."), relevant=relevant, lang=lang, source="t")
+        return Example(id=str(i), query=f"q{i}", sentences=("A. ", "B."), relevant=relevant, lang=lang, source="t")
 
     with pytest.raises(ValueError, match="no validation example"):
         check_validation([])
     with pytest.raises(ValueError, match="none of the 3 validation examples has a relevant sentence"):
         check_validation([ex(i, "en", frozenset()) for i in range(3)])
-    few = [ex(i, "en", frozenset({0})) for i in range(3)]
-    (warning,) = check_validation(few, few)
+    (warning,) = check_validation([ex(i, "en", frozenset({0})) for i in range(3)])
     assert "only 3 validation examples" in warning and "keeps the starting model's thresholds" in warning
     enough = [ex(i, "en", frozenset({i % 2})) for i in range(MIN_CALIBRATION_EXAMPLES)]
-    assert check_validation(enough, enough) == []
-    (warning,) = check_validation(enough, [ex(0, "zh", frozenset({0}))])
+    others = [ex(100 + i, "en", frozenset({0})) for i in range(5)]
+    assert check_validation(enough, others) == []
+    (warning,) = check_validation(enough, [*others, ex(200, "zh", frozenset({0}))])
     assert warning.startswith("no validation example in zh")
+    (warning,) = check_validation(enough, [*others, *enough[:3]])  # the same query on the same text
+    assert warning.startswith("3 of the 20 validation examples are also training examples")
     assert "lowest threshold" in check_validation([ex(0, "en", frozenset({0, 1}))])[1]
 
 

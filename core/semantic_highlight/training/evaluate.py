@@ -95,6 +95,13 @@ def check_validation(val: Sequence[Example], train: Sequence[Example] = ()) -> l
     missing = sorted({e.lang for e in train} - {e.lang for e in val})
     if missing:
         warnings.append(f"no validation example in {', '.join(missing)}: thresholds are not checked on that language")
+    seen = {(e.query, e.text) for e in train}
+    shared = sum((e.query, e.text) in seen for e in val)
+    if shared:
+        warnings.append(
+            f"{shared} of the {len(val)} validation examples are also training examples: their F1 is optimistic"
+            " and the thresholds fit what the model memorised"
+        )
     return warnings
 
 
