@@ -125,6 +125,11 @@ def test_calibration_ties_go_to_the_starting_models_point() -> None:
     assert tuple(calibrate(scores, gold, prefer=(0.5, 0.4, 0.9))) == (0.5, 0.4, 0.9, 1.0)
     # a starting point worse than the best is not
     assert calibrate(scores, gold, prefer=(0.85, None, None)).threshold == 0.79
+    # without negatives to measure it, export passes the starting fallback as the only one to try
+    gold = [[True, False, False], [False, True, False]]
+    scores = [[0.9, 0.5, 0.1], [0.1, 0.3, 0.05]]
+    assert calibrate(scores, gold).fallback_threshold is not None
+    assert calibrate(scores, gold, fallbacks=(None,)).fallback_threshold is None
 
 
 def test_validation_split_checks() -> None:
@@ -137,15 +142,18 @@ def test_validation_split_checks() -> None:
         check_validation([])
     with pytest.raises(ValueError, match="none of the 3 validation examples has a relevant sentence"):
         check_validation([ex(i, "en", frozenset()) for i in range(3)])
-    (warning,) = check_validation([ex(i, "en", frozenset({0})) for i in range(3)])
-    assert "only 3 validation examples" in warning and "keeps the starting model's thresholds" in warning
-    enough = [ex(i, "en", frozenset({i % 2})) for i in range(MIN_CALIBRATION_EXAMPLES)]
+    few, no_negative = check_validation([ex(i, "en", frozenset({0})) for i in range(3)])
+    assert "only 3 validation examples" in few and "keeps the starting model's thresholds" in few
+    assert "keeps the starting model's fallback threshold" in no_negative
+    enough = [ex(i, "en", frozenset({i % 2})) for i in range(MIN_CALIBRATION_EXAMPLES)] + [ex(99, "en", frozenset())]
     others = [ex(100 + i, "en", frozenset({0})) for i in range(5)]
     assert check_validation(enough, others) == []
     (warning,) = check_validation(enough, [*others, ex(200, "zh", frozenset({0}))])
     assert warning.startswith("no validation example in zh")
     (warning,) = check_validation(enough, [*others, *enough[:3]])  # the same query on the same text
-    assert warning.startswith("3 of the 20 validation examples are also training examples")
+    assert warning.startswith("3 of the 21 validation examples are also training examples")
+    (warning,) = check_validation(enough, [ex(300, "en", frozenset())])
+    assert warning.startswith("no training example has a relevant sentence")
     assert "lowest threshold" in check_validation([ex(0, "en", frozenset({0, 1}))])[1]
 
 
@@ -155,9 +163,12 @@ def test_jsonl_skips_malformed_labels_and_says_where(tmp_path: Path, caplog: pyt
         {**good, "relevant": ["one"]},
         {**good, "relevant": 1},
         {**good, "relevant": [True]},
+        {**good, "relevant": 0},
+        {**good, "relevant": None},
         {"query": "q", "context": "A. B.", "spans": [[0]]},
         {"query": "q", "context": "A. B.", "spans": [["a", "b"]]},
         {"query": "q", "context": "A. B.", "spans": 3},
+        {"query": "q", "context": "A. B.", "spans": None},
         {"query": "q", "passage": "A. B."},  # `annotate` input: not labelled yet
         {"query": "q", "context": "A. B."},
     ]
@@ -169,10 +180,10 @@ def test_jsonl_skips_malformed_labels_and_says_where(tmp_path: Path, caplog: pyt
         first, last = load_jsonl(path, stats=stats)
     assert first.relevant == {1} and last.relevant == {1}  # the BOM line loads; spans win over relevant
     drops = {k.split(":")[-1]: v for k, v in stats.items() if ":dropped:" in k}
-    assert drops == {"bad_relevant": 3, "bad_spans": 3, "unlabelled_annotate_input": 1, "no_relevant_or_spans": 1}
+    assert drops == {"bad_relevant": 5, "bad_spans": 4, "unlabelled_annotate_input": 1, "no_relevant_or_spans": 1}
     (message,) = [r.getMessage() for r in caplog.records]
-    assert "skipped 8 of 10 records" in message and "bad_relevant x3 (first at line 2)" in message
-    assert "bad_spans x3 (first at line 5)" in message and "run `semantic-highlight annotate`" in message
+    assert "skipped 11 of 13 records" in message and "bad_relevant x5 (first at line 2)" in message
+    assert "bad_spans x4 (first at line 7)" in message and "run `semantic-highlight annotate`" in message
 
 
 def test_select_relative_threshold_extends_a_kept_best_sentence() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ def test_a_run_folder_resumes_its_own_data_and_refuses_other_data(tmp_path: Path
 
 
 def test_own_data_run_writes_its_card_and_keeps_thresholds_a_tiny_split_cannot_pick(
-    tmp_path: Path, encoder: Path
+    tmp_path: Path, encoder: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from semantic_highlight.training.export import set_default_thresholds
 
@@ -102,7 +103,9 @@ def test_own_data_run_writes_its_card_and_keeps_thresholds_a_tiny_split_cannot_p
     big_val = _write(tmp_path / "big_val.jsonl", _records(24, "w"))
     tuned[tuned.index(str(val))] = str(big_val)
     assert front(["train", "export", *tuned[1:], "--out", str(second)]) == 0
-    assert json.loads((tmp_path / "build" / "ft" / "validation.json").read_text())["calibrated"] is True
+    validation = json.loads((tmp_path / "build" / "ft" / "validation.json").read_text())
+    assert validation["calibrated"] is True and validation["fallback_calibrated"] is False
+    assert json.loads((second / "config.json").read_text())["default_fallback_threshold"] == 0.2  # no negatives
     assert not (second / "README.md").exists()  # export alone drops the card of the replaced weights
     assert front(["train", "card", *tuned[1:], "--out", str(second)]) == 0  # a later card names the training call
     trained_by = f"`semantic-highlight train --build {tmp_path / 'build'} --batch-size 4"
@@ -111,6 +114,11 @@ def test_own_data_run_writes_its_card_and_keeps_thresholds_a_tiny_split_cannot_p
     assert front(["train", "validate", *tuned[1:], "--out", str(second), "--compare", "default"]) == 0
     rows = json.loads((tmp_path / "build" / "ft" / "validate.json").read_text())
     assert [r["model"] for r in rows] == [str(second), str(DEFAULT_MODEL_DIR)] and rows[1]["n"] == 24
+    # on another split than export calibrated on, validate says so
+    tuned[tuned.index(str(big_val))] = str(val)
+    with caplog.at_level("WARNING", logger="semantic_highlight.training"):
+        assert front(["train", "validate", *tuned[1:], "--out", str(second)]) == 0
+    assert any("not the one" in r.getMessage() and "calibrated on" in r.getMessage() for r in caplog.records)
 
 
 def test_validation_and_out_are_checked_before_training(tmp_path: Path, encoder: Path) -> None:
@@ -152,7 +160,36 @@ def test_starting_points_and_devices_are_checked(
         with pytest.raises(SystemExit) as info:
             front([*base, "--init-from", str(init)])
         assert message in str(info.value.code) and "--init-from" in str(info.value.code)
-    if not torch.cuda.is_available():
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    model = tmp_path / "model"
+    shutil.copytree(FIXTURES / "op-tiny-xlmr", model)
+    for folder, message in ((model, "is a highlighting model: start from it with --init-from"), (notes, "no config")):
         with pytest.raises(SystemExit) as info:
-            front([*base, "--init-from", "default", "--device", "cuda"])
-        assert info.value.code == 2 and "sees no CUDA GPU" in capsys.readouterr().err
+            front([*base, "--encoder", str(folder), "--val-share", "0.3"])
+        assert message in str(info.value.code)
+    bad = [("--epochs", "0", "must be above 0"), ("--batch-size", "0", "must be above 0")]
+    bad += [("--device", "gpu", "not a torch device")]
+    if not torch.cuda.is_available():
+        bad.append(("--device", "cuda", "sees no cuda device"))
+    for flag, value, message in bad:
+        with pytest.raises(SystemExit) as info:
+            front([*base, "--init-from", "default", flag, value])
+        assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_held_out_share_takes_whole_passages_and_at_least_one(tmp_path: Path) -> None:
+    from collections import Counter
+
+    from semantic_highlight.training.cli import _args, _user_data
+
+    few = str(_write(tmp_path / "few.jsonl", _records(8, "f")))
+    train, val = _user_data(_args(["--train-file", few, "--out", "m", "--val-share", "0.01"]), Counter())
+    assert (len(train), len(val)) == (7, 1)  # 1% of 8 rounds to none: one is held out all the same
+    with pytest.raises(SystemExit, match="leaves no training example"):
+        _user_data(_args(["--train-file", few, "--out", "m", "--val-share", "0.99"]), Counter())
+    # 24 passages, each asked twice: a passage is never on both sides
+    rows = _records(24, "p")
+    many = str(_write(tmp_path / "many.jsonl", rows + [{**r, "id": f"{r['id']}b", "query": "Which?"} for r in rows]))
+    train, val = _user_data(_args(["--train-file", many, "--out", "m"]), Counter())
+    assert len(val) == 2 * round(0.1 * 24) and not {e.text for e in train} & {e.text for e in val}

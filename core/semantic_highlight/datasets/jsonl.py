@@ -64,7 +64,7 @@ def _parse(rec: dict[str, Any]) -> tuple[tuple[str, ...], frozenset[int]] | str:
     if not any(s.strip() for s in sentences):
         return "empty_document"
     if "spans" in rec:
-        spans = rec["spans"] or []
+        spans = rec["spans"]
         if not isinstance(spans, list) or not all(
             isinstance(sp, list) and len(sp) == 2 and all(_is_int(x) for x in sp) for sp in spans
         ):
@@ -77,7 +77,7 @@ def _parse(rec: dict[str, Any]) -> tuple[tuple[str, ...], frozenset[int]] | str:
             relevant.update(i for i, (s, e) in enumerate(bounds) if s < b and a < e)
         return sentences, frozenset(relevant)
     if "relevant" in rec:
-        idx = rec["relevant"] or []
+        idx = rec["relevant"]  # a list; `0`, `null` or `""` are not "no relevant sentence" (that is `[]`)
         if not isinstance(idx, list) or not all(_is_int(i) for i in idx):
             return "bad_relevant"  # not a list of integer sentence indices
         if any(not 0 <= i < len(sentences) for i in idx):

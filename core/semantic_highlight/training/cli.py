@@ -103,11 +103,19 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
         p.error("--val-file needs --train-file")
     if not 0 <= a.val_share < 1:
         p.error("--val-share must be in [0, 1)")
-    if a.device and a.device.startswith("cuda"):
+    for flag, value in (("--batch-size", a.batch_size), ("--max-steps", a.max_steps), ("--epochs", a.epochs)):
+        if value is not None and value <= 0:
+            p.error(f"{flag} must be above 0")
+    if a.device:
         import torch
 
-        if not torch.cuda.is_available():
-            p.error(f"--device {a.device}: this torch build sees no CUDA GPU (torch {torch.__version__})")
+        try:
+            kind = torch.device(a.device).type
+        except RuntimeError:
+            p.error(f"--device {a.device}: not a torch device (cpu, cuda, cuda:1, mps)")
+        available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+        if not available.get(kind, False):
+            p.error(f"--device {a.device}: this torch build sees no {kind} device (torch {torch.__version__})")
     return a
 
 
@@ -141,6 +149,20 @@ def _init_folder(name: str | None) -> str | None:
     return str(folder)
 
 
+def _check_encoder(folder: Path, given: bool) -> None:
+    """Stop with a clear message when ``folder`` is not a bare encoder to start from."""
+    if _model_folder(folder) is None:
+        raise SystemExit(f"semantic-highlight train: {folder} is a highlighting model: start from it with --init-from")
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        if not (folder / name).is_file():
+            hint = (
+                "an encoder folder holds config.json, model.safetensors, tokenizer.json"
+                if given
+                else ("run the convert and vocab steps, or give --encoder or --init-from")
+            )
+            raise SystemExit(f"semantic-highlight train: no {name} in encoder folder {folder} ({hint})")
+
+
 def _check_out(out: Path) -> None:
     """Refuse to export into an existing folder that holds something other than a model."""
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and _model_folder(out) is not None)):
@@ -166,11 +188,19 @@ def _user_data(a: argparse.Namespace, stats: Counter[str]) -> tuple[list, list]:
         raise SystemExit(f"semantic-highlight train: no usable example in {', '.join(a.train_file)}")
     if a.val_file:
         val = load(a.val_file)
-    else:  # deterministic share, by passage (one passage never on both sides) unless there are few
+        if not val:
+            raise SystemExit(f"semantic-highlight train: no usable example in {', '.join(a.val_file)}")
+    elif a.val_share > 0:  # deterministic share, by passage (one passage never on both sides) unless there are few
         key = (lambda e: e.text) if len({e.text for e in train}) >= 20 else (lambda e: e.id + e.query)
-        val = [e for e in train if bucket("val:" + key(e)) < a.val_share]  # few passages: split by example
-        train = [e for e in train if bucket("val:" + key(e)) >= a.val_share]
+        ranked = sorted({key(e) for e in train}, key=lambda k: bucket("val:" + k))
+        held = set(ranked[: max(1, round(a.val_share * len(ranked)))])  # at least one passage
+        val = [e for e in train if key(e) in held]
+        train = [e for e in train if key(e) not in held]
         stats["val:held_out_pct"] = round(100 * a.val_share)
+        if not train:
+            raise SystemExit(f"semantic-highlight train: --val-share {a.val_share} leaves no training example")
+    else:
+        val = []
     stats.update({f"file:{k}": v for k, v in files.items()})
     stats["train:user"] = len(train)
     stats["val:user"] = len(val)
@@ -246,8 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "train" in steps:
         from semantic_highlight.training.train import RunMismatchError, TrainConfig, train
 
-        if not init_from and not (encoder / "model.safetensors").is_file():
-            raise SystemExit(f"semantic-highlight train: no encoder at {encoder} (run the convert and vocab steps)")
+        if not init_from:
+            _check_encoder(encoder, given=bool(a.encoder))
         cfg = TrainConfig(
             encoder_dir=str(encoder),
             run_dir=str(run),
@@ -285,8 +315,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             (out / "README.md").unlink()  # it described the weights just replaced
             log.warning("removed %s: it described the previous weights (run the card step)", out / "README.md")
     if "validate" in steps:
-        from semantic_highlight.training.evaluate import validate_model
+        from semantic_highlight.training.evaluate import split_digest, validate_model
 
+        recorded = run / "validation.json"
+        if (
+            not exported
+            and recorded.is_file()
+            and json.loads(recorded.read_text()).get("split") != split_digest(val_ex)
+        ):
+            log.warning(
+                "this validation split is not the one %s was calibrated on in %s: if %s was trained in another run,"
+                " pass that --run and its --train-file/--val-file, or examples it trained on may be scored",
+                out,
+                run,
+                out,
+            )
         # export has just scored `out` on this split: reuse its row rather than score it again
         own = exported or validate_model(out, val_ex)
         compare = [DEFAULT_MODEL_DIR if folder == "default" else Path(folder) for folder in a.compare]

@@ -7,6 +7,7 @@ exactly the scores users get (fp16 weights, the engine's windows and aggregation
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -49,18 +50,21 @@ on a handful of examples the F1-best point is noise (often threshold 0.95, which
 
 
 def calibrate(
-    scores: Sequence[Sequence[float]], gold: Sequence[Sequence[bool]], prefer: Point | None = None
+    scores: Sequence[Sequence[float]],
+    gold: Sequence[Sequence[bool]],
+    prefer: Point | None = None,
+    fallbacks: Sequence[float | None] = FALLBACKS,
 ) -> Calibration:
     """The threshold, fallback and relative thresholds with the best micro F1 on validation scores.
 
     ``prefer`` (e.g. the starting model's defaults) wins when it reaches that F1. Other ties go to the
     higher threshold, to no relative threshold then the higher one, and to no fallback then the
-    higher one: the simplest rule that reaches the F1.
+    higher one: the simplest rule that reaches the F1. ``fallbacks``: the fallback thresholds tried.
     """
     grid = [round(0.95 - 0.01 * i, 2) for i in range(91)]  # high to low: ties go to the higher threshold
     best: Calibration | None = None
     for relative in RELATIVES:
-        for fallback in FALLBACKS:
+        for fallback in fallbacks:
             thr, f1 = best_point(grid, sweep_f1(gold, scores, grid, fallback, relative))
             if best is None or f1 > best.f1 + 1e-9:
                 best = Calibration(thr, fallback, relative, f1)
@@ -92,6 +96,13 @@ def check_validation(val: Sequence[Example], train: Sequence[Example] = ()) -> l
         )
     if all(len(e.relevant) == len(e.sentences) for e in val):
         warnings.append("every validation sentence is relevant: calibration will pick the lowest threshold")
+    if answerable == len(val):
+        warnings.append(
+            'no validation example is a chunk that does not answer ("relevant": []): export keeps the starting'
+            " model's fallback threshold, which such chunks alone can measure; add some to calibrate it"
+        )
+    if train and not any(e.relevant for e in train):
+        warnings.append("no training example has a relevant sentence: the model can only learn to highlight nothing")
     missing = sorted({e.lang for e in train} - {e.lang for e in val})
     if missing:
         warnings.append(f"no validation example in {', '.join(missing)}: thresholds are not checked on that language")
@@ -103,6 +114,14 @@ def check_validation(val: Sequence[Example], train: Sequence[Example] = ()) -> l
             " and the thresholds fit what the model memorised"
         )
     return warnings
+
+
+def split_digest(val: Sequence[Example]) -> str:
+    """A short digest of a validation split (queries, texts, labels), to tell two splits apart."""
+    h = hashlib.sha256()
+    for e in val:
+        h.update(json.dumps([e.query, e.text, sorted(e.relevant)], ensure_ascii=False).encode())
+    return h.hexdigest()[:16]
 
 
 def starting_point(cfg: TrainConfig) -> Point:
@@ -183,8 +202,9 @@ def calibrate_and_export(
     _, gold, scores = _validation_scores(out, val)
     answerable = sum(any(g) for g in gold)
     calibrated = answerable >= MIN_CALIBRATION_EXAMPLES
+    negatives = any(not any(g) for g in gold)  # without them a low fallback costs nothing on validation
     if calibrated:
-        point = calibrate(scores, gold, prefer=start)
+        point = calibrate(scores, gold, prefer=start, fallbacks=FALLBACKS if negatives else (start[1],))
     else:
         point = Calibration(*start, sweep_f1(gold, scores, [start[0]], start[1], start[2])[0])
         log.warning(
@@ -217,6 +237,8 @@ def calibrate_and_export(
         "f1_without_fallback": sweep_f1(gold, scores, [thr])[0],
         "per_lang": per_lang,
         "calibrated": calibrated,
+        "fallback_calibrated": calibrated and negatives,
+        "split": split_digest(val),
         "step": state["step"],
         "n": len(val),
     }

@@ -4,12 +4,15 @@ sequence-classification head, built exactly as the engine builds it) + ``pruning
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import torch
 from semantic_highlight.models.open_provence import build_backbone, last_layer
 from torch import nn
+
+log = logging.getLogger("semantic_highlight.training")
 
 
 class PruningHead(nn.Module):
@@ -49,7 +52,10 @@ class ProvenceModel(nn.Module):
         """Keep the embeddings and the ``layers`` lowest transformer layers fixed (``layers < 0``: train all)."""
         if layers < 0:
             return
-        blocks = last_layer(self.ranking_model, int(self.config.num_hidden_layers))
+        n = int(self.config.num_hidden_layers)
+        if layers >= n:
+            log.warning("freezing %d layers of a %d-layer encoder: only the heads train", layers, n)
+        blocks = last_layer(self.ranking_model, n)
         stack = next(m for m in self.ranking_model.modules() if isinstance(m, nn.ModuleList) and blocks in m)
         frozen = [*self.backbone.embeddings.parameters(), *(p for b in stack[:layers] for p in b.parameters())]
         for p in frozen:

@@ -7,6 +7,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from semantic_highlight.models import DEFAULT_MODEL_DIR
+
 
 def _read(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
@@ -64,6 +66,8 @@ def _own_data_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int]
         split = "the `--val-file` examples"
     if val.get("calibrated", True):
         chosen = f"chosen together for best micro F1 on the validation split ({split})"
+        if not val.get("fallback_calibrated", True):
+            chosen += "; the fallback threshold is the starting model's: no validation chunk lacks an answer"
     else:
         chosen = f"kept from the starting model: the validation split ({split}) has too few answerable examples"
     lines = [
@@ -106,8 +110,12 @@ def _own_data_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int]
         *_reports(run),
         "",
         "## Licence",
-        "The licences of the starting model and of the training data apply to these weights (the shipped default"
-        " model: MIT base encoder, CC BY-SA fine-tuning data; see its card).",
+        "The licences of the starting model and of the training data apply to these weights"
+        + (
+            " (the shipped default model: MIT base encoder, CC BY-SA fine-tuning data; see its card)."
+            if Path(str(start)).resolve() == DEFAULT_MODEL_DIR.resolve()
+            else "."
+        ),
     ]
     return lines
 
