@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from semantic_highlight.cli import main as front
 from semantic_highlight.models import DEFAULT_MODEL_DIR
-from test_annotate import FIXTURES, _tiny_encoder
+from test_annotate import FIXTURES, _tiny_encoder, write_jsonl
 
 pytestmark = pytest.mark.skipif(not (FIXTURES / "op-tiny-xlmr").is_dir(), reason="../shared/fixtures is not available")
 
@@ -26,11 +26,6 @@ def _records(n: int, tag: str, relevant: list[int] | None = None, sentences: int
         rows.append({"id": f"{tag}{i}", "query": f"What does box {tag}{i} hold?", "sentences": sents})
         rows[-1]["relevant"] = [1] if relevant is None else relevant
     return rows
-
-
-def _write(path: Path, rows: list[dict[str, Any]], extra_lines: tuple[str, ...] = ()) -> Path:
-    path.write_text("\n".join([*(json.dumps(r) for r in rows), *extra_lines]) + "\n")
-    return path
 
 
 @pytest.fixture
@@ -50,9 +45,9 @@ def _step(run: Path) -> int:
 
 
 def test_a_run_folder_resumes_its_own_data_and_refuses_other_data(tmp_path: Path, encoder: Path) -> None:
-    a = _write(tmp_path / "a.jsonl", _records(12, "a"))
-    b = _write(tmp_path / "b.jsonl", _records(12, "b"))
-    val = ["--val-file", str(_write(tmp_path / "val.jsonl", _records(3, "v")))]
+    a = write_jsonl(tmp_path / "a.jsonl", _records(12, "a"))
+    b = write_jsonl(tmp_path / "b.jsonl", _records(12, "b"))
+    val = ["--val-file", str(write_jsonl(tmp_path / "val.jsonl", _records(3, "v")))]
     run = tmp_path / "build" / "run"
     args = _common(tmp_path, encoder, *val, "--train-file", str(a), "--out", str(tmp_path / "m"))
     assert front([*args, "--max-steps", "2"]) == 0 and _step(run) == 2
@@ -73,8 +68,8 @@ def test_own_data_run_writes_its_card_and_keeps_thresholds_a_tiny_split_cannot_p
 ) -> None:
     from semantic_highlight.training.export import set_default_thresholds
 
-    train = _write(tmp_path / "train.jsonl", _records(16, "t"), ('{"query": "q", "relevant": ["one"]}',))
-    val = _write(tmp_path / "val.jsonl", _records(5, "v"))
+    train = write_jsonl(tmp_path / "train.jsonl", [*_records(16, "t"), {"query": "q", "relevant": ["one"]}])
+    val = write_jsonl(tmp_path / "val.jsonl", _records(5, "v"))
     first = tmp_path / "first"
     args = _common(tmp_path, encoder, "--train-file", str(train), "--val-file", str(val), "--max-steps", "2")
     assert front([*args, "--out", str(first)]) == 0
@@ -100,7 +95,7 @@ def test_own_data_run_writes_its_card_and_keeps_thresholds_a_tiny_split_cannot_p
     assert config["default_relative_threshold"] == 0.8 and config["max_length"] == 64
 
     # a larger split is calibrated; ties go to the starting model's point
-    big_val = _write(tmp_path / "big_val.jsonl", _records(24, "w"))
+    big_val = write_jsonl(tmp_path / "big_val.jsonl", _records(24, "w"))
     tuned[tuned.index(str(val))] = str(big_val)
     assert front(["train", "export", *tuned[1:], "--out", str(second)]) == 0
     validation = json.loads((tmp_path / "build" / "ft" / "validation.json").read_text())
@@ -122,8 +117,8 @@ def test_own_data_run_writes_its_card_and_keeps_thresholds_a_tiny_split_cannot_p
 
 
 def test_validation_and_out_are_checked_before_training(tmp_path: Path, encoder: Path) -> None:
-    train = _write(tmp_path / "train.jsonl", _records(8, "t"))
-    negatives = _write(tmp_path / "neg.jsonl", _records(4, "n", relevant=[]))
+    train = write_jsonl(tmp_path / "train.jsonl", _records(8, "t"))
+    negatives = write_jsonl(tmp_path / "neg.jsonl", _records(4, "n", relevant=[]))
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "todo.txt").write_text("mine")
@@ -142,7 +137,7 @@ def test_validation_and_out_are_checked_before_training(tmp_path: Path, encoder:
 
 def test_epochs_count_training_windows_not_examples(tmp_path: Path, encoder: Path) -> None:
     # 8 sentences a document, all relevant, in 32-token windows: several windows per example
-    docs = _write(tmp_path / "long.jsonl", _records(8, "l", relevant=list(range(8)), sentences=8))
+    docs = write_jsonl(tmp_path / "long.jsonl", _records(8, "l", relevant=list(range(8)), sentences=8))
     args = ["--train-file", str(docs), "--val-file", str(docs), "--out", str(tmp_path / "m"), "--epochs", "1"]
     assert front([*_common(tmp_path, encoder, *args), "--train-max-length", "32"]) == 0
     steps = json.loads((tmp_path / "build" / "run" / "train_config.json").read_text())["max_steps"]
@@ -154,7 +149,7 @@ def test_starting_points_and_devices_are_checked(
 ) -> None:
     import torch
 
-    train = _write(tmp_path / "train.jsonl", _records(8, "t"))
+    train = write_jsonl(tmp_path / "train.jsonl", _records(8, "t"))
     base = ["train", "--train-file", str(train), "--out", str(tmp_path / "m"), "--build", str(tmp_path / "b")]
     for init, message in ((encoder, "config.json has no base_model_config"), (tmp_path / "nope", "does not exist")):
         with pytest.raises(SystemExit) as info:
@@ -183,13 +178,15 @@ def test_held_out_share_takes_whole_passages_and_at_least_one(tmp_path: Path) ->
 
     from semantic_highlight.training.cli import _args, _user_data
 
-    few = str(_write(tmp_path / "few.jsonl", _records(8, "f")))
+    few = str(write_jsonl(tmp_path / "few.jsonl", _records(8, "f")))
     train, val = _user_data(_args(["--train-file", few, "--out", "m", "--val-share", "0.01"]), Counter())
     assert (len(train), len(val)) == (7, 1)  # 1% of 8 rounds to none: one is held out all the same
     with pytest.raises(SystemExit, match="leaves no training example"):
         _user_data(_args(["--train-file", few, "--out", "m", "--val-share", "0.99"]), Counter())
     # 24 passages, each asked twice: a passage is never on both sides
     rows = _records(24, "p")
-    many = str(_write(tmp_path / "many.jsonl", rows + [{**r, "id": f"{r['id']}b", "query": "Which?"} for r in rows]))
+    many = str(
+        write_jsonl(tmp_path / "many.jsonl", rows + [{**r, "id": f"{r['id']}b", "query": "Which?"} for r in rows])
+    )
     train, val = _user_data(_args(["--train-file", many, "--out", "m"]), Counter())
     assert len(val) == 2 * round(0.1 * 24) and not {e.text for e in train} & {e.text for e in val}

@@ -81,7 +81,7 @@ def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
 
     ``"default"`` names the embedded model everywhere a model is named (CLI flags, ``--compare``); a local
     folder called ``default`` is ``"./default"``."""
-    if model is None or (isinstance(model, str) and model == "default"):
+    if model is None or model == "default":
         if not (DEFAULT_MODEL_DIR / "config.json").is_file():
             raise FileNotFoundError(
                 f"the embedded default model is missing from {DEFAULT_MODEL_DIR}; reinstall the package or pass model="

@@ -32,6 +32,7 @@ __all__ = [
     "last_layer",
     "load_tokenizer",
     "max_positions",
+    "selection_defaults",
 ]
 
 FALLBACK_THRESHOLD = 0.1
@@ -134,6 +135,27 @@ def quantize_int8(model: nn.Module) -> list[str]:
     return names
 
 
+def selection_defaults(config: dict[str, Any], path: Path) -> tuple[float, float | None, float | None]:
+    """(threshold, fallback threshold, relative threshold) a checkpoint's ``config.json`` declares, as the
+    engine applies them (``path``: the folder, for the error message)."""
+    threshold = config.get("default_threshold")
+    if threshold is None:
+        threshold = config.get("default_threadshold")  # the reference's legacy spelling
+    fallback = config.get("default_fallback_threshold")  # ours; absent from reference checkpoints
+    relative = config.get("default_relative_threshold")  # ours too
+    try:
+        relative = check_relative_threshold(relative)
+    except (TypeError, ValueError):
+        raise ModelFormatError(
+            f"{path / 'config.json'}: default_relative_threshold must be a number in (0, 1], got {relative!r}"
+        ) from None
+    return (
+        float(threshold) if threshold is not None else FALLBACK_THRESHOLD,
+        float(fallback) if fallback is not None else None,
+        relative,
+    )
+
+
 def max_positions(config: Any) -> int:
     """Longest input the backbone's position table allows (RoBERTa-style tables start after padding)."""
     limit = int(getattr(config, "max_position_embeddings", 0) or 0)
@@ -185,19 +207,9 @@ class OpenProvenceModel(LoadedModel):
         self.tokenizer, self.layout = load_tokenizer(path)
         self.max_length = int(config.get("max_length") or 512)
         self.max_positions = max_positions(backbone_config)
-        threshold = config.get("default_threshold")
-        if threshold is None:
-            threshold = config.get("default_threadshold")  # the reference's legacy spelling
-        self.default_threshold = float(threshold) if threshold is not None else FALLBACK_THRESHOLD
-        fallback = config.get("default_fallback_threshold")  # ours; absent from reference checkpoints
-        self.default_fallback_threshold = float(fallback) if fallback is not None else None
-        relative = config.get("default_relative_threshold")  # ours too
-        try:
-            self.default_relative_threshold = check_relative_threshold(relative)
-        except (TypeError, ValueError):
-            raise ModelFormatError(
-                f"{path / 'config.json'}: default_relative_threshold must be a number in (0, 1], got {relative!r}"
-            ) from None
+        self.default_threshold, self.default_fallback_threshold, self.default_relative_threshold = selection_defaults(
+            config, path
+        )
         self.name = name
 
     def _capture(self, module: nn.Module, args: Any, output: Any) -> None:

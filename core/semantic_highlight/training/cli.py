@@ -123,11 +123,14 @@ def _model_folder(folder: Path) -> str | None:
     """Why ``folder`` is not an Open Provence model folder this trainer can start from, or ``None``."""
     if not (folder / "config.json").is_file():
         return "has no config.json"
+    from semantic_highlight.models.base import ModelFormatError, read_json
+    from semantic_highlight.models.open_provence import OpenProvenceFamily
+
     try:
-        cfg = json.loads((folder / "config.json").read_text())
-    except ValueError:
-        return "has a config.json that is not JSON"
-    if not isinstance(cfg, dict) or not isinstance(cfg.get("base_model_config"), dict):
+        cfg = read_json(folder / "config.json")
+    except (ValueError, ModelFormatError):
+        return "has a config.json that is not a JSON object"
+    if not OpenProvenceFamily.accepts(cfg):
         return "is not an Open Provence model folder (config.json has no base_model_config)"
     if not (folder / "model.safetensors").is_file():
         return "has no model.safetensors"
@@ -158,7 +161,7 @@ def _check_encoder(folder: Path, given: bool) -> None:
             hint = (
                 "an encoder folder holds config.json, model.safetensors, tokenizer.json"
                 if given
-                else ("run the convert and vocab steps, or give --encoder or --init-from")
+                else "run the convert and vocab steps, or give --encoder or --init-from"
             )
             raise SystemExit(f"semantic-highlight train: no {name} in encoder folder {folder} ({hint})")
 
@@ -219,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     steps = [s for s in STEPS if s != "validate"] if "all" in a.steps else a.steps  # export already validated
     build = Path(a.build)
     base, pruned, run = build / "e5-base", build / "e5-pruned", build / a.run
-    from semantic_highlight.models import DEFAULT_MODEL_DIR
+    from semantic_highlight.models import DEFAULT_MODEL_DIR, resolve_model_path
 
     command = "semantic-highlight train " + shlex.join(sys.argv[1:] if argv is None else argv)
     init_from = _init_folder(a.init_from)
@@ -332,8 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         # export has just scored `out` on this split: reuse its row rather than score it again
         own = exported or validate_model(out, val_ex)
-        compare = [DEFAULT_MODEL_DIR if folder == "default" else Path(folder) for folder in a.compare]
-        rows = [own, *(validate_model(folder, val_ex) for folder in compare)]
+        rows = [own, *(validate_model(resolve_model_path(folder), val_ex) for folder in a.compare)]
         run.mkdir(parents=True, exist_ok=True)
         (run / "validate.json").write_text(json.dumps(rows, indent=2))
         print(f"validation split: {len(val_ex)} examples; micro F1 at each model's thresholds, then recalibrated")

@@ -18,7 +18,8 @@ import torch
 from semantic_highlight.datasets.types import Example
 from semantic_highlight.eval.metrics import best_point, sweep_f1
 from semantic_highlight.eval.runner import HighlighterScorer, labelled_scores
-from semantic_highlight.models.open_provence import FALLBACK_THRESHOLD
+from semantic_highlight.models.base import read_json
+from semantic_highlight.models.open_provence import selection_defaults
 from semantic_highlight.training.export import export_open_provence, set_default_thresholds
 from semantic_highlight.training.model import ProvenceModel
 from semantic_highlight.training.train import TrainConfig, source_dir
@@ -128,14 +129,8 @@ def starting_point(cfg: TrainConfig) -> Point:
     """The selection defaults a run starts from: its ``--init-from`` model's, else export's (0.5, none, none)."""
     if not cfg.init_from:
         return (0.5, None, None)
-    c = json.loads((Path(cfg.init_from) / "config.json").read_text())
-    thr = c.get("default_threshold", c.get("default_threadshold"))
-    fallback, relative = c.get("default_fallback_threshold"), c.get("default_relative_threshold")
-    return (
-        float(thr) if thr is not None else FALLBACK_THRESHOLD,
-        float(fallback) if fallback is not None else None,
-        float(relative) if relative is not None else None,
-    )
+    folder = Path(cfg.init_from)
+    return selection_defaults(read_json(folder / "config.json"), folder)
 
 
 def _validation_scores(

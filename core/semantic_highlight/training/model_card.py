@@ -38,6 +38,11 @@ def _validation_f1(val: dict) -> str:
     )
 
 
+def _weights_mb(folder: Path) -> float:
+    weights = folder / "model.safetensors"
+    return weights.stat().st_size / 1e6 if weights.exists() else 0.0
+
+
 def _reports(run: Path) -> list[str]:
     """The eval and bench reports of ``run``, when those steps ran."""
     lines: list[str] = []
@@ -56,8 +61,7 @@ def _own_data_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int]
     cfg = _read(run / "train_config.json")
     val = _read(run / "validation.json")
     model_cfg = _read(folder / "config.json")
-    weights = folder / "model.safetensors"
-    size_mb = weights.stat().st_size / 1e6 if weights.exists() else 0
+    size_mb = _weights_mb(folder)
     start = cfg.get("init_from") or cfg.get("encoder_dir") or "?"
     files = sorted({k.split(":")[1] for k in stats if k.startswith("file:") and k.endswith(":kept")})
     if stats.get("val:held_out_pct") is not None:
@@ -134,17 +138,21 @@ def write_card(
     user's own files: its card describes those files and that command instead of the shipped default model's mix.
     """
     if command is not None:
-        lines = _own_data_card(folder, run, stats, command)
-        if notes:
-            lines += ["", "## Notes", notes]
-        out = folder / "README.md"
-        out.write_text("\n".join(lines) + "\n")
-        return out
+        lines = _own_data_card(folder, run, stats, command) + (["", "## Notes", notes] if notes else [])
+    else:
+        lines = _default_card(folder, run, stats, notes)
+    out = folder / "README.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def _default_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int], notes: str) -> list[str]:
+    """Card of the shipped default model: the built-in mix, its licences, and how to rebuild it."""
     cfg = _read(run / "train_config.json")
     val = _read(run / "validation.json")
     thr_json = _read(run / "throughput.json")
     model_cfg = _read(folder / "config.json")
-    size_mb = (folder / "model.safetensors").stat().st_size / 1e6 if (folder / "model.safetensors").exists() else 0
+    size_mb = _weights_mb(folder)
     lines = [
         "# semantic-highlight default model (bilingual EN/ZH, embedded)",
         "",
@@ -239,6 +247,4 @@ def write_card(
         "Base model MIT (multilingual-e5-small). Fine-tuning data licences above;",
         "the CC BY-SA share-alike terms apply to these weights.",
     ]
-    out = folder / "README.md"
-    out.write_text("\n".join(lines) + "\n")
-    return out
+    return lines

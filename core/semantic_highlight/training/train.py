@@ -204,8 +204,17 @@ def _save_ckpt(
 
 
 RESUMABLE = frozenset(
-    {"max_steps", "epochs", "time_budget_min", "ckpt_every_min", "threads", "device", "run_dir", "teacher_scale"}
-    | {"max_length"}  # the inference window: export's, not training's (that is train_max_length)
+    {
+        "max_steps",
+        "epochs",
+        "time_budget_min",
+        "ckpt_every_min",
+        "threads",
+        "device",
+        "run_dir",
+        "teacher_scale",
+        "max_length",  # the inference window: export's, not training's (that is train_max_length)
+    }
 )
 """Settings a resumed run may change: how long it trains and where; the rest must match its checkpoint."""
 
