@@ -109,6 +109,11 @@ def test_own_data_run_writes_its_card_and_keeps_thresholds_a_tiny_split_cannot_p
     assert front(["train", "validate", *tuned[1:], "--out", str(second), "--compare", "default"]) == 0
     rows = json.loads((tmp_path / "build" / "ft" / "validate.json").read_text())
     assert [r["model"] for r in rows] == [str(second), str(DEFAULT_MODEL_DIR)] and rows[1]["n"] == 24
+    # a --compare folder that is --out, or named twice, is scored once
+    again = ["--compare", str(second), "--compare", "default", "--compare", str(DEFAULT_MODEL_DIR)]
+    assert front(["train", "validate", *tuned[1:], "--out", str(second), *again]) == 0
+    rows = json.loads((tmp_path / "build" / "ft" / "validate.json").read_text())
+    assert [r["model"] for r in rows] == [str(second), str(DEFAULT_MODEL_DIR)]
     # on another split than export calibrated on, validate says so
     tuned[tuned.index(str(big_val))] = str(val)
     with caplog.at_level("WARNING", logger="semantic_highlight.training"):

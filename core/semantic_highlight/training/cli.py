@@ -335,7 +335,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         # export has just scored `out` on this split: reuse its row rather than score it again
         own = exported or validate_model(out, val_ex)
-        rows = [own, *(validate_model(resolve_model_path(folder), val_ex) for folder in a.compare)]
+        others: list[Path] = []
+        for folder in a.compare:
+            path = resolve_model_path(folder)
+            if path.resolve() in {seen.resolve() for seen in [out, *others]}:
+                log.info("--compare %s: %s is already scored, skipped", folder, path)
+                continue
+            others.append(path)
+        rows = [own, *(validate_model(path, val_ex) for path in others)]
         run.mkdir(parents=True, exist_ok=True)
         (run / "validate.json").write_text(json.dumps(rows, indent=2))
         print(f"validation split: {len(val_ex)} examples; micro F1 at each model's thresholds, then recalibrated")
