@@ -266,3 +266,17 @@ def test_validation_negatives_pair_questions_with_other_passages_of_their_langua
         assert n.lang == asked.lang and n.text != asked.text
         assert not any(a in n.text for a in asked.meta["answers"])  # type: ignore[union-attr]
     assert not any(n.id.startswith("v201") for n in negs)
+
+
+@needs_data
+def test_validation_drops_a_hand_written_copy_of_a_training_question() -> None:
+    """multi_zh hw-zh-m-0223 repeats CMRC's DEV_320_QUERY_1 on its passage; CMRC dev trains, so it leaves validation."""
+    from semantic_highlight.datasets.squad import load_squad
+    from semantic_highlight.training.data import drop_training_pairs, load_handwritten
+
+    cmrc = load_squad(DATA / "cmrc2018" / "cmrc2018_dev.json", lang="zh", source="cmrc")
+    hand = load_handwritten(Path(__file__).resolve().parents[1] / "training_data" / "handwritten")
+    kept, dropped = drop_training_pairs(hand, cmrc)
+    assert [e.id for e in dropped] == ["multi_zh:hw-zh-m-0223"]
+    assert len(kept) == len(hand) - 1 and kept == [e for e in hand if e.id != "multi_zh:hw-zh-m-0223"]
+    assert drop_training_pairs(kept, cmrc) == (kept, [])

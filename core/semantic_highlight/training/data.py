@@ -128,6 +128,18 @@ def split_handwritten(hand: list[Example], val_share: float) -> tuple[list[Examp
     return train, val, len(rest) - len(train)
 
 
+def drop_training_pairs(val: list[Example], train: list[Example]) -> tuple[list[Example], list[Example]]:
+    """``(kept, dropped)``: validation examples whose query and text are not / are also a training example.
+
+    A hand-written example can repeat a dataset question on its passage word for word (``multi_zh``
+    hw-zh-m-0223 is CMRC's DEV_320_QUERY_1): scoring it would reward what the model memorised. Dropped after
+    the validation negatives are drawn, so the rest of the split stays the same.
+    """
+    pairs = {(e.query, e.text) for e in train}
+    kept = [e for e in val if (e.query, e.text) not in pairs]
+    return kept, [e for e in val if (e.query, e.text) in pairs]
+
+
 def validation_negatives(val: list[Example], rate: float = 0.3, seed: int = 0) -> list[Example]:
     """Irrelevant-document cases for calibration: ``rate`` of the answerable validation questions paired
     with another validation passage of the same language (another source passage, not containing an
@@ -217,6 +229,8 @@ def build_datasets(
     stats["handwritten:val"] = len(hand_val)
     stats["handwritten:unique"] = len(hand)
     train = positives + negs + hand * handwritten_repeat
+    val, leaked = drop_training_pairs(val, train)
+    stats["val:dropped_in_train"] = len(leaked)
     rng.shuffle(train)
     for ex in train:
         stats[f"train:{ex.source.split(':')[0]}{':neg' if not ex.relevant else ''}"] += 1
