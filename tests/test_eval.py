@@ -382,6 +382,19 @@ def test_suite_xquad_limit_and_missing() -> None:
     assert subsample(list(range(10)), 3) == [0, 3, 6]  # type: ignore[arg-type]
 
 
+@needs_data
+def test_cross_lingual_xquad_asks_each_question_on_the_parallel_passage() -> None:
+    en, zh = load_dataset("xquad-en"), load_dataset("xquad-zh")
+    cross = load_dataset("xquad-en-zh")
+    assert cross.lang == "en>zh" and len(cross.examples) == len(zh.examples) == 1190 and not cross.dropped
+    for c, e, z in list(zip(cross.examples, en.examples, zh.examples, strict=True))[::97]:
+        assert c.id.split(":")[1] == e.id.split(":")[1] == z.id.split(":")[1]
+        assert (c.query, c.sentences, c.relevant) == (e.query, z.sentences, z.relevant) and c.query != z.query
+    back = load_dataset("xquad-zh-en", limit=3)
+    assert [b.query for b in back.examples] == [z.query for z in subsample(zh.examples, 3)]
+    assert all(b.lang == "en" and b.source == "xquad-zh-en" for b in back.examples)
+
+
 def test_load_file_by_shape(tmp_path: Path) -> None:
     from semantic_highlight.eval.suite import load_file
 
@@ -472,6 +485,12 @@ def test_runner_end_to_end() -> None:
     other.rows[0].metrics = compute_metrics([[True]], [[True]])
     merged = table.merge(other)
     assert [r.model for r in merged.rows] == ["op-tiny-xlmr", "keyword"] and merged.rows[1].metrics.f1 == 1.0
+    # a skip from the older run goes once that model or dataset has run; others stay, none twice
+    table.skipped = ["keyword baseline skipped: x", "embedding baseline skipped: y", "gone skipped: z not found"]
+    other.skipped = ["embedding baseline skipped: y"]
+    assert table.merge(other).skipped == ["gone skipped: z not found", "embedding baseline skipped: y"]
+    other.datasets = [{**other.datasets[0], "name": "gone"}]
+    assert table.merge(other).skipped == ["embedding baseline skipped: y"]
 
 
 @needs_fixture

@@ -128,7 +128,7 @@ class KeywordBaseline:
 
 
 class BaselineUnavailable(RuntimeError):
-    """A baseline's model or data is not on this machine."""
+    """A baseline's model or data is not on this machine (the message starts with the baseline's name)."""
 
 
 def find_e5_dir(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -159,7 +159,7 @@ def tuning_slice(data_dir: str | os.PathLike[str], per_lang: int = 100) -> list[
         (d / "cmrc2018" / "cmrc2018_trial.json", "zh"),
     ):
         if not path.is_file():
-            raise BaselineUnavailable(f"tuning data {path} is missing")
+            raise BaselineUnavailable(f"embedding baseline skipped: its tuning data {path} is missing")
         exs = load_squad(path, lang=lang, source=f"tune-{lang}")
         step = max(1, len(exs) // per_lang)
         out.extend(exs[::step][:per_lang])
@@ -199,7 +199,9 @@ class EmbeddingBaseline:
             self.note = f"e5 cosine ({found.name}), threshold {self.threshold:.3f} given"
         else:
             if data_dir is None:
-                raise BaselineUnavailable("embedding baseline needs a threshold or a data folder to tune it on")
+                raise BaselineUnavailable(
+                    "embedding baseline skipped: it needs a threshold or a data folder to tune it on"
+                )
             self.threshold, f1 = self.tune(tuning_slice(data_dir))
             self.note = (
                 f"e5 cosine ({found.name}), threshold {self.threshold:.3f} tuned for micro F1 "

@@ -205,6 +205,7 @@ class ResultTable:
     """Model name -> how it ran (checkpoint, device, threshold source)."""
     curves: list[Curve] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    """Why a model or dataset did not run; each message starts with its name."""
     meta: dict[str, Any] = field(default_factory=dict)
 
     def row(self, dataset: str, model: str) -> ResultRow | None:
@@ -234,7 +235,8 @@ class ResultTable:
 
     def merge(self, newer: ResultTable) -> ResultTable:
         """This table with ``newer``'s rows, curves, datasets and models added; ``newer`` wins on the same
-        (dataset, model). Datasets keep this table's order, new ones go last."""
+        (dataset, model). Datasets keep this table's order, new ones go last. Skips of what ``newer`` ran
+        are dropped."""
         pairs = {(r.dataset, r.model) for r in newer.rows}
         rows = [r for r in self.rows if (r.dataset, r.model) not in pairs] + newer.rows
         order = [d["name"] for d in self.datasets] + [d["name"] for d in newer.datasets]
@@ -243,12 +245,15 @@ class ResultTable:
         curves = [c for c in self.curves if (c.dataset, c.model) not in pairs] + newer.curves
         datasets = {d["name"]: d for d in self.datasets} | {d["name"]: d for d in newer.datasets}
         meta = {**newer.meta, "merged_with": self.meta}
+        # an older skip of a model or dataset that has run since is stale
+        ran = set(newer.models) | {d["name"] for d in newer.datasets if d.get("n_examples")}
         return ResultTable(
             rows=rows,
             datasets=list(datasets.values()),
             models={**self.models, **newer.models},
             curves=curves,
-            skipped=[*self.skipped, *newer.skipped],
+            skipped=[s for s in self.skipped if s.split(" ", 1)[0] not in ran and s not in newer.skipped]
+            + newer.skipped,
             meta=meta,
         )
 

@@ -13,8 +13,9 @@ ood-zh         benchmarks/data/thucnews_ood_zh.jsonl (when present)             
 =============  ==================================================================  ====
 
 Also loadable by name: ``fgc-all`` (train + dev + test), ``fgc-sentence`` (dev + test, clauses merged
-into sentences). Any other argument is a file: ``.jsonl`` (our format), ``.tsv`` (WikiQA), ``.json``
-(MultiSpanQA, FGC, Open Provence or SQuAD-style, by shape).
+into sentences), ``xquad-en-zh`` / ``xquad-zh-en`` (XQuAD's questions in one language on the parallel
+passages in the other: mixed-language retrieval). Any other argument is a file: ``.jsonl`` (our format),
+``.tsv`` (WikiQA), ``.json`` (MultiSpanQA, FGC, Open Provence or SQuAD-style, by shape).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from semantic_highlight.datasets.types import Example
@@ -85,6 +87,25 @@ def _xquad(lang: str) -> Callable[[Path, Counter[str]], list[Example]]:
     return load
 
 
+def _xquad_cross(query_lang: str, passage_lang: str) -> Callable[[Path, Counter[str]], list[Example]]:
+    """XQuAD's ``query_lang`` questions on its parallel ``passage_lang`` passages (same ids, that side's gold).
+
+    Measures a mixed-language query and chunk, e.g. an English question over Chinese retrieval results."""
+
+    def load(d: Path, stats: Counter[str]) -> list[Example]:
+        asked = {e.id.split(":", 1)[1]: e.query for e in _xquad(query_lang)(d, Counter())}
+        out = []
+        for e in _xquad(passage_lang)(d, stats):
+            query = asked.get(e.id.split(":", 1)[1])
+            if query is None:
+                stats["no_parallel_question"] += 1
+                continue
+            out.append(replace(e, query=query, source=f"xquad-{query_lang}-{passage_lang}"))
+        return out
+
+    return load
+
+
 def _fgc(splits: tuple[str, ...], granularity: str = "clause") -> Callable[[Path, Counter[str]], list[Example]]:
     def load(d: Path, stats: Counter[str]) -> list[Example]:
         from semantic_highlight.datasets.fgc import load_fgc
@@ -119,6 +140,8 @@ DATASETS: dict[str, tuple[str, Callable[[Path, Counter[str]], list[Example]], st
     "multispanqa": ("en", _msqa, "multispanqa/valid.json"),
     "xquad-en": ("en", _xquad("en"), "xquad/xquad.en.json"),
     "xquad-zh": ("zh", _xquad("zh"), "xquad/xquad.zh.json"),
+    "xquad-en-zh": ("en>zh", _xquad_cross("en", "zh"), "xquad/xquad.{en,zh}.json"),
+    "xquad-zh-en": ("zh>en", _xquad_cross("zh", "en"), "xquad/xquad.{zh,en}.json"),
     "fgc": ("zh", _fgc(("dev", "test")), "fgc/FGC_release_all_{dev,test}_cn.json"),
     "fgc-all": ("zh", _fgc(("train", "dev", "test")), "fgc/FGC_release_all_{train,dev,test}_cn.json"),
     "fgc-sentence": ("zh", _fgc(("dev", "test"), "sentence"), "fgc/FGC_release_all_{dev,test}_cn.json"),
