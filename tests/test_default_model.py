@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import DATA
@@ -103,20 +102,19 @@ def test_answer_sentence_scores_highest(default: SemanticHighlighter, query: str
     assert max(range(len(scores)), key=scores.__getitem__) == 1, (query, scores)
 
 
-def _xquad(lang: str, n: int) -> list[Any]:
-    from semantic_highlight.datasets.squad import load_squad
-
-    examples = load_squad(DATA / "xquad" / f"xquad.{lang}.json", lang=lang)
-    return examples[:: max(1, len(examples) // n)][:n]
-
-
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_quality_smoke_on_held_out_xquad(default: SemanticHighlighter, lang: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "floor"),
+    # full sets (stage 8): 0.839 / 0.809 in one language, 0.698 / 0.692 mixed (English question, Chinese passage
+    # and back); keyword overlap scores 0.44 / 0.42 and 0.23 / 0.22
+    [("xquad-en", 0.70), ("xquad-zh", 0.70), ("xquad-en-zh", 0.55), ("xquad-zh-en", 0.55)],
+)
+def test_quality_smoke_on_held_out_xquad(default: SemanticHighlighter, name: str, floor: float) -> None:
     if not (DATA / "xquad").is_dir():
         pytest.skip("../shared/data is not available")
     from semantic_highlight.eval.metrics import compute_metrics
+    from semantic_highlight.eval.suite import load_dataset
 
-    examples = _xquad(lang, 60)
+    examples = load_dataset(name, data_dir=DATA, limit=60).examples
     results = default.highlight_batch([(e.query, [list(e.sentences)]) for e in examples])
     gold, pred = [], []
     for e, (r,) in zip(examples, results, strict=True):
@@ -124,4 +122,4 @@ def test_quality_smoke_on_held_out_xquad(default: SemanticHighlighter, lang: str
         starts = [sum(len(x) for x in e.sentences[:i]) for i in range(len(e.sentences))]
         gold.append([i in e.relevant for i in range(len(e.sentences))])
         pred.append([starts[i] in selected for i in range(len(e.sentences))])
-    assert compute_metrics(gold, pred).f1 >= 0.70
+    assert compute_metrics(gold, pred).f1 >= floor
