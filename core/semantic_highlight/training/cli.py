@@ -336,11 +336,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # export has just scored `out` on this split: reuse its row rather than score it again
         own = exported or validate_model(out, val_ex)
         others: list[Path] = []
+        scored = {out.resolve()}
         for folder in a.compare:
             path = resolve_model_path(folder)
-            if path.resolve() in {seen.resolve() for seen in [out, *others]}:
+            if path.resolve() in scored:
                 log.info("--compare %s: %s is already scored, skipped", folder, path)
                 continue
+            scored.add(path.resolve())
             others.append(path)
         rows = [own, *(validate_model(path, val_ex) for path in others)]
         run.mkdir(parents=True, exist_ok=True)

@@ -136,8 +136,11 @@ def drop_training_pairs(val: list[Example], train: list[Example]) -> tuple[list[
     the validation negatives are drawn, so the rest of the split stays the same.
     """
     pairs = {(e.query, e.text) for e in train}
-    kept = [e for e in val if (e.query, e.text) not in pairs]
-    return kept, [e for e in val if (e.query, e.text) in pairs]
+    kept: list[Example] = []
+    dropped: list[Example] = []
+    for e in val:
+        (dropped if (e.query, e.text) in pairs else kept).append(e)
+    return kept, dropped
 
 
 def validation_negatives(val: list[Example], rate: float = 0.3, seed: int = 0) -> list[Example]:

@@ -20,6 +20,7 @@ from semantic_highlight.eval.metrics import best_point, sweep_f1
 from semantic_highlight.eval.runner import HighlighterScorer, labelled_scores
 from semantic_highlight.models.base import read_json
 from semantic_highlight.models.open_provence import selection_defaults
+from semantic_highlight.training.data import drop_training_pairs
 from semantic_highlight.training.export import export_open_provence, set_default_thresholds
 from semantic_highlight.training.model import ProvenceModel
 from semantic_highlight.training.train import TrainConfig, source_dir
@@ -107,8 +108,7 @@ def check_validation(val: Sequence[Example], train: Sequence[Example] = ()) -> l
     missing = sorted({e.lang for e in train} - {e.lang for e in val})
     if missing:
         warnings.append(f"no validation example in {', '.join(missing)}: thresholds are not checked on that language")
-    seen = {(e.query, e.text) for e in train}
-    shared = sum((e.query, e.text) in seen for e in val)
+    shared = len(drop_training_pairs(list(val), list(train))[1])
     if shared:
         warnings.append(
             f"{shared} of the {len(val)} validation examples are also training examples: their F1 is optimistic"
