@@ -1,4 +1,4 @@
-"""Command line: ``semantic-highlight highlight|eval|bench|train|annotate``.
+"""Command line: ``semantic-highlight highlight|eval|bench|train|annotate|serve|mcp``.
 
 Each subcommand other than ``highlight`` lives in its own module, which exposes
 ``main(argv) -> int`` with its own argparse parser; this front only dispatches to it, importing
@@ -24,6 +24,8 @@ _SUBCOMMANDS = {
     "bench": ("semantic_highlight.bench", "measure speed: latency, throughput, padding, ratios"),
     "train": ("semantic_highlight.training.cli", "train or fine-tune a highlighting model"),
     "annotate": ("semantic_highlight.annotate.cli", "label (query, passage) pairs with an LLM"),
+    "serve": ("semantic_highlight.serve.cli", "serve one shared model over HTTP (needs the [serve] extra)"),
+    "mcp": ("semantic_highlight.mcp", "serve highlighting to MCP clients (needs the [mcp] extra)"),
 }
 
 _MARK_ON, _MARK_OFF = "\033[1;30;43m", "\033[0m"
