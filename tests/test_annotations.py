@@ -146,7 +146,7 @@ def test_annotation_metadata_rejects_unknown_mode() -> None:
     [
         ({"mode": "redact"}, ValueError),
         ({"top_n": 0}, ValueError),
-        ({"top_n": True}, ValueError),
+        ({"top_n": True}, TypeError),  # a bool is not a count (issue 23 item 7: wrong type -> TypeError)
         ({"top_k": -1}, ValueError),
         ({"context_sentences": -1}, ValueError),
         ({"context_sentences": None}, ValueError),
@@ -315,3 +315,25 @@ def test_query_must_be_a_string(highlighter: Any) -> None:
 
 def test_default_key() -> None:
     assert DEFAULT_METADATA_KEY == "semantic_highlight"
+
+
+def test_options_take_the_engines_selection_object() -> None:
+    from semantic_highlight.options import SelectionOptions
+
+    base = SelectionOptions(threshold=0.2, top_k=3, min_score=0.1)
+    opts = AnnotateOptions(selection=base, top_k=1)  # a keyword overrides the same field of ``selection``
+    assert opts.selection == SelectionOptions(threshold=0.2, top_k=1, min_score=0.1)
+    assert (opts.threshold, opts.top_k) == (0.2, 1)  # the fields mirror the merged options
+    assert AnnotateOptions(threshold=0.4).selection == SelectionOptions(threshold=0.4)
+    with pytest.raises(TypeError, match="selection must be a SelectionOptions"):
+        AnnotateOptions(selection={"threshold": 0.2})  # type: ignore[arg-type]
+
+
+def test_min_score_reaches_the_engine_through_the_selection(highlighter: Any) -> None:
+    from semantic_highlight.options import SelectionOptions
+
+    texts = ["Paris is the capital of France. Bananas are yellow.", "The Eiffel Tower is in Paris."]
+    gated = AnnotateOptions(selection=SelectionOptions(threshold=0.0, min_score=1.0))
+    assert all(not c.highlighted for c in annotate_chunks(highlighter, "capital of France", texts, gated).chunks)
+    open_ = AnnotateOptions(threshold=0.0)
+    assert any(c.highlighted for c in annotate_chunks(highlighter, "capital of France", texts, open_).chunks)

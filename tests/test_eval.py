@@ -18,6 +18,7 @@ from semantic_highlight.eval.baselines import KeywordBaseline, find_e5_dir, quer
 from semantic_highlight.eval.metrics import best_point, compute_metrics, sweep_f1
 from semantic_highlight.eval.runner import EvalDataset, ResultTable, evaluate, map_scores
 from semantic_highlight.eval.suite import load_dataset, subsample
+from semantic_highlight.options import SelectionOptions
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"
 FIXTURE = Path(__file__).parents[1].parent / "shared" / "fixtures" / "op-tiny-xlmr"
@@ -207,23 +208,32 @@ def test_runner_applies_the_scorers_fallback_threshold() -> None:
     from semantic_highlight.eval.runner import HighlighterScorer
 
     ds = EvalDataset("tiny", _five_examples(), "en+zh")
-    scorer = HighlighterScorer(str(FIXTURE), threshold=1.0, fallback_threshold=0.0)
+    scorer = HighlighterScorer(str(FIXTURE), selection=SelectionOptions(threshold=1.0, fallback_threshold=0.0))
     row = evaluate([scorer], [ds], sweep=True).rows[0]
     assert row.fallback_threshold == 0.0
     assert row.metrics.tp + row.metrics.fp == len(ds.examples)  # exactly the best sentence of each example
-    plain = evaluate([HighlighterScorer(str(FIXTURE), threshold=1.0)], [ds]).rows[0]
+    plain = evaluate([HighlighterScorer(str(FIXTURE), selection=SelectionOptions(threshold=1.0))], [ds]).rows[0]
     assert plain.fallback_threshold is None and plain.metrics.tp + plain.metrics.fp == 0
     # a relative threshold just under 1 adds nothing but exact ties; at 0.01 every scored sentence joins
-    tied = evaluate(
-        [HighlighterScorer(str(FIXTURE), threshold=1.0, fallback_threshold=0.0, relative_threshold=0.999)], [ds]
-    )
+    tied = evaluate([HighlighterScorer(str(FIXTURE), selection=SelectionOptions(1.0, 0.0, 0.999))], [ds])
     assert tied.rows[0].relative_threshold == 0.999
-    wide = evaluate(
-        [HighlighterScorer(str(FIXTURE), threshold=1.0, fallback_threshold=0.0, relative_threshold=0.01)], [ds]
-    )
+    wide = evaluate([HighlighterScorer(str(FIXTURE), selection=SelectionOptions(1.0, 0.0, 0.01))], [ds])
     n_sentences = sum(len(ex.sentences) for ex in ds.examples)
     assert tied.rows[0].metrics.tp + tied.rows[0].metrics.fp < wide.rows[0].metrics.tp + wide.rows[0].metrics.fp
     assert wide.rows[0].metrics.tp + wide.rows[0].metrics.fp == n_sentences
+    # top_k and min_score of the selection options apply too (the same options object as the engine's)
+    top1 = evaluate([HighlighterScorer(str(FIXTURE), selection=SelectionOptions(0.0, top_k=1))], [ds]).rows[0]
+    assert top1.metrics.tp + top1.metrics.fp == len(ds.examples)
+    gated = evaluate([HighlighterScorer(str(FIXTURE), selection=SelectionOptions(0.0, min_score=1.0))], [ds]).rows[0]
+    assert gated.metrics.tp + gated.metrics.fp == 0
+
+
+def test_evaluate_takes_one_selection_options_object() -> None:
+    ds = EvalDataset("tiny", _five_examples(), "en+zh")
+    with pytest.raises(TypeError, match="selection must be a SelectionOptions"):
+        evaluate(["keyword"], [ds], 0.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="relative_threshold"):
+        SelectionOptions(relative_threshold=2.0)
 
 
 # ---------------------------------------------------------------- loaders
@@ -528,3 +538,63 @@ def test_cli_smoke(tmp_path: Path) -> None:
     assert "| tiny |" in md and "keyword" in md and "embedding baseline skipped" in md
     assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
     assert front(["eval", "--dataset", "no-such-set", "--model", "keyword", "--no-progress"]) == 2
+
+
+def _tiny_jsonl(path: Path) -> Path:
+    rows = [
+        {"query": e.query, "sentences": list(e.sentences), "relevant": sorted(e.relevant)} for e in _five_examples()
+    ]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    return path
+
+
+def _eval_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run ``semantic-highlight eval argv``; it must exit 2 with one line on stderr, which is returned."""
+    from semantic_highlight.eval.cli import main
+
+    assert main([*argv, "--no-progress", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("semantic-highlight eval: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+def test_eval_names_a_dataset_file_that_is_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "latin1.jsonl"
+    bad.write_bytes('{"query": "café", "sentences": ["Un café."], "relevant": [0]}\n'.encode("latin-1"))
+    err = _eval_error(["-m", "keyword", "-d", str(bad)], capsys)
+    assert f"{bad} is not UTF-8 text" in err
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"data": [', encoding="utf-8")
+    assert f"{broken} is not valid JSON" in _eval_error(["-m", "keyword", "-d", str(broken)], capsys)
+
+
+def test_eval_reports_a_directory_as_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _eval_error(["-m", "keyword", "-d", str(tmp_path)], capsys)
+    assert f"{tmp_path} is a directory" in err and "no such file" not in err
+
+
+@needs_fixture
+def test_eval_reports_a_corrupt_model_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    for f in FIXTURE.iterdir():
+        (model / f.name).symlink_to(f)
+    (model / "model.safetensors").unlink()
+    (model / "model.safetensors").write_bytes((FIXTURE / "model.safetensors").read_bytes()[:1000])
+    err = _eval_error(["-m", str(model), "-d", str(_tiny_jsonl(tmp_path / "tiny.jsonl"))], capsys)
+    assert f"{model / 'model.safetensors'} is not a readable safetensors file" in err
+
+
+def test_suite_and_runner_do_not_import_each_other() -> None:
+    import ast
+    import types
+
+    import semantic_highlight.eval.runner as runner
+    import semantic_highlight.eval.suite as suite
+
+    def imported(module: types.ModuleType) -> set[str]:
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        return {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+
+    assert "semantic_highlight.eval.runner" not in imported(suite)  # the runner may use the suite, not both ways
+    assert "semantic_highlight.eval.suite" in imported(runner)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -196,7 +197,7 @@ def test_bad_options(xlmr: SemanticHighlighter) -> None:
     for bad in (float("nan"), float("inf")):  # NaN would silently select nothing
         with pytest.raises(ValueError, match="threshold must be finite"):
             xlmr.highlight("q", "d", threshold=bad)
-    with pytest.raises(ValueError, match="top_k"):
+    with pytest.raises(TypeError, match="top_k"):  # a wrong type is a TypeError everywhere
         xlmr.highlight("q", "d", top_k=2.0)  # type: ignore[arg-type]
     plain = xlmr.highlight("capital", DOC_EN, threshold=0.25, top_k=2)
     numpy_options = xlmr.highlight("capital", DOC_EN, threshold=np.float32(0.25), top_k=np.int64(2))
@@ -240,7 +241,7 @@ def test_odd_documents(xlmr: SemanticHighlighter, doc: str) -> None:
 
 def test_long_document_is_windowed_never_truncated(xlmr: SemanticHighlighter) -> None:
     text = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(400))
-    windows = xlmr._plan(["which topic"], [_pair(text)])
+    windows = xlmr._plan(["which topic"], [_pair(text)], "end")
     assert len(windows) > 20
     model = xlmr.model
     scored = [t for w in windows for f in w.fragments for t in w.input_ids[f.start : f.end]]
@@ -314,8 +315,8 @@ def test_int8_dynamic_quantization_on_cpu_stays_close(xlmr: SemanticHighlighter)
     a = xlmr.highlight("capital of France", DOC_EN)
     b = h.highlight("capital of France", DOC_EN)
     assert [s.score for s in b.sentences] == pytest.approx([s.score for s in a.sentences], abs=0.05)
-    with pytest.raises(ValueError, match="CPU only"):
-        SemanticHighlighter(model=str(FIXTURES / "op-tiny-xlmr"), device="meta", dtype="int8")
+    with pytest.raises(ValueError, match="CPU only"):  # checked on the resolved device, before any weights load
+        resolve_dtype("int8", torch.device("meta"))
 
 
 def test_unknown_or_missing_model(tmp_path: Path) -> None:
@@ -349,10 +350,10 @@ def test_html_is_escaped(xlmr: SemanticHighlighter) -> None:
 
 
 def _pair(text: str) -> Any:
-    from semantic_highlight.highlighter import _Pair
+    from semantic_highlight.highlighter import _PreparedDocument
     from semantic_highlight.splitting import split_sentences
 
-    return _Pair(0, text, [(s.start, s.end) for s in split_sentences(text)])
+    return _PreparedDocument(0, text, [(s.start, s.end) for s in split_sentences(text)])
 
 
 def test_on_batch_reports_progress(xlmr: SemanticHighlighter) -> None:
@@ -361,3 +362,156 @@ def test_on_batch_reports_progress(xlmr: SemanticHighlighter) -> None:
     xlmr.highlight("q", [long_doc, DOC_EN], on_batch=lambda done, total: calls.append((done, total)))
     assert calls and calls[-1][0] == calls[-1][1] > 1
     assert [d for d, _ in calls] == sorted({d for d, _ in calls})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"threshold": 10**400}, ValueError, "threshold must be finite"),
+        ({"min_score": -(10**400)}, ValueError, "min_score must be finite"),
+        ({"fallback_threshold": 10**400}, ValueError, "fallback_threshold must be finite"),
+        ({"relative_threshold": 10**400}, ValueError, "relative_threshold must be finite"),
+        ({"top_k": "2"}, TypeError, "top_k must be an int"),
+        ({"top_k": True}, TypeError, "top_k must be an int"),
+        ({"top_k": -1}, ValueError, "top_k must be an int >= 0"),
+        ({"min_score": "0.5"}, TypeError, "min_score must be a number"),
+        ({"on_batch": "print"}, TypeError, "on_batch must be callable"),
+        ({"show_progress": "yes"}, TypeError, "show_progress must be a bool"),
+        ({"selection": {"threshold": 0.3}}, TypeError, "selection must be a SelectionOptions"),
+    ],
+)
+def test_bad_call_options_fail_before_scoring(
+    xlmr: SemanticHighlighter, kwargs: dict[str, Any], error: type, match: str
+) -> None:
+    stats: list[object] = []
+    xlmr.scheduler.add_listener(stats.append)
+    try:
+        with pytest.raises(error, match=match):
+            xlmr.highlight("q", DOC_EN, **kwargs)
+    finally:
+        xlmr.scheduler.remove_listener(stats.append)
+    assert stats == []  # nothing reached the model
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"threshold": 10**400}, ValueError, "threshold must be finite"),
+        ({"max_padding": "0.2"}, TypeError, "max_padding must be a number"),
+        ({"max_padding": -1}, ValueError, "max_padding must be >= 0"),
+        ({"max_padding": float("nan")}, ValueError, "max_padding must be finite"),
+        ({"max_batch_tokens": True}, TypeError, "max_batch_tokens must be an int"),
+        ({"max_batch_tokens": 0}, ValueError, "max_batch_tokens must be an int >= 1"),
+        ({"max_batch_tokens": 512.0}, TypeError, "max_batch_tokens must be an int"),
+        ({"max_sentence_chars": 2.5}, TypeError, "max_sentence_chars must be an int"),
+        ({"max_sentence_chars": 0}, ValueError, "max_sentence_chars must be an int >= 1"),
+        ({"top_k": -2}, ValueError, "top_k"),
+        ({"max_wait_ms": "5"}, TypeError, "max_wait_ms"),
+        ({"max_queue": 0}, ValueError, "max_queue"),
+        ({"show_progress": 1}, TypeError, "show_progress"),
+    ],
+)
+def test_bad_constructor_options_fail_before_loading(
+    tmp_path: Path, kwargs: dict[str, Any], error: type, match: str
+) -> None:
+    with pytest.raises(error, match=match):  # the folder is empty: loading would fail with another error
+        SemanticHighlighter(model=str(tmp_path), **kwargs)
+
+
+def test_selection_options_object(xlmr: SemanticHighlighter) -> None:
+    from semantic_highlight import SelectionOptions
+
+    opts = SelectionOptions(threshold=np.float32(0.25), top_k=np.int64(2))
+    assert (
+        type(opts.threshold) is float and type(opts.top_k) is int and opts.kwargs() == {"threshold": 0.25, "top_k": 2}
+    )
+    assert xlmr.highlight("capital", DOC_EN, selection=opts) == xlmr.highlight(
+        "capital", DOC_EN, threshold=0.25, top_k=2
+    )
+    assert xlmr.highlight("capital", DOC_EN, selection=opts, top_k=1).highlights == (
+        xlmr.highlight("capital", DOC_EN, threshold=0.25, top_k=1).highlights  # a keyword overrides the object
+    )
+    resolved = xlmr.resolve_selection(opts)
+    assert resolved == SelectionOptions(threshold=0.25, top_k=2).resolve(xlmr.selection)
+    assert resolved.threshold == 0.25 and xlmr.selection.threshold == xlmr.model.default_threshold
+    assert SelectionOptions().resolve(SelectionOptions(min_score=0.5)).min_score == 0.5
+    assert SelectionOptions(top_k=3).override(top_k=None, min_score=0.1) == SelectionOptions(top_k=3, min_score=0.1)
+    with pytest.raises(TypeError):
+        SelectionOptions(top_k=3).override(topk=2)  # a typo names the field
+    with pytest.raises(ValueError, match="relative_threshold"):
+        SelectionOptions(relative_threshold=0)
+    with pytest.raises(AttributeError):
+        opts.threshold = 0.5  # type: ignore[misc]  # frozen
+    h = SemanticHighlighter(xlmr.model.name, device="cpu", selection=opts, threshold=0.3)
+    assert h.selection.threshold == 0.3 and h.selection.top_k == 2
+    assert len(h.highlight("capital", DOC_EN, threshold=0.0).highlights) == 2  # the instance's top_k applies
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        ["\nItem one\nItem two"],
+        ["A. ", "  ", "\nItem one\nItem two"],
+        ["", "\n\nItem one\n\n\nItem two\n \n"],
+        ["Intro line\n", "\n \n", "one\ntwo\n"],
+    ],
+)
+def test_presplit_input_never_gives_a_blank_sentence(xlmr: SemanticHighlighter, doc: list[str]) -> None:
+    r = xlmr.highlight("q", [doc])[0]
+    assert r.text == "".join(doc)
+    assert r.sentences and all(s.text.strip() for s in r.sentences)
+    assert all(r.text[s.start : s.end] == s.text for s in r.sentences)
+    assert [s.text.strip() for s in r.sentences if "Item" in s.text] in ([], ["Item one", "Item two"])
+
+
+def test_presplit_spans_fuzz() -> None:
+    """Bounded fuzz: spans are ordered, inside the text, never blank, and cover every non-blank line."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from semantic_highlight.highlighter import _presplit_spans
+
+    piece = st.sampled_from(["", " ", "\n", "\r\n", "Item", "one.", "two?", "\t", "文。", "x"])
+    entry = st.lists(piece, max_size=8).map("".join)
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(entry, max_size=8))
+    def check(entries: list[str]) -> None:
+        text, spans = _presplit_spans(entries)
+        assert text == "".join(entries)
+        assert all(a < b and text[a:b].strip() for a, b in spans)
+        assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(spans))
+        covered = "".join(text[a:b] for a, b in spans)
+        assert "".join(covered.split()) == "".join(text.split())  # no visible character lost
+
+    check()
+
+
+def test_selection_options_fuzz() -> None:
+    """Bounded fuzz: any value either builds valid options or raises TypeError/ValueError naming the field."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from semantic_highlight import SelectionOptions
+
+    value = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**500), max_value=10**500),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=3),
+        st.just(np.float32(0.5)),
+        st.just(np.int64(3)),
+    )
+    names = ["threshold", "fallback_threshold", "relative_threshold", "top_k", "min_score"]
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.sampled_from(names), value)
+    def check(name: str, v: object) -> None:
+        try:
+            opts = SelectionOptions(**{name: v})
+        except (TypeError, ValueError) as exc:
+            assert name in str(exc)
+        else:
+            got = getattr(opts, name)
+            assert got is None or type(got) is (int if name == "top_k" else float)
+
+    check()

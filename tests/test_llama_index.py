@@ -10,6 +10,7 @@ import math
 import re
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -21,16 +22,19 @@ import pytest
 pytest.importorskip("llama_index.core")
 
 import semantic_highlight
-from conftest import ROOT, mixed_threshold
+from conftest import ROOT, DuckHighlighter, assert_close, mixed_threshold
 from llama_index.core import VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.callbacks import CallbackManager, CBEventType, EventPayload, LlamaDebugHandler
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.llms import MockLLM
 from llama_index.core.postprocessor import SimilarityPostprocessor
 from llama_index.core.schema import ImageNode, MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.postprocessor.semantic_highlight import (
+    SemanticHighlightBatchEvent,
     SemanticHighlightEndEvent,
     SemanticHighlightPostprocessor,
     SemanticHighlightStartEvent,
@@ -163,7 +167,7 @@ def test_query_engine_prune_llm_prompt_has_only_pruned_text(
     ]
     for n in response.source_nodes:
         meta = check_spans(n, threshold)
-        assert n.node.get_content(MetadataMode.NONE) == expected[n.node.node_id].pruned_text
+        assert n.node.get_content(MetadataMode.NONE) == expected[n.node.node_id].pruned_text.strip()
         assert [s["text"] for s in meta["spans"]] == [s.text for s in expected[n.node.node_id].highlights]
         for seg in meta["segments"]:
             pruned = n.node.get_content(MetadataMode.NONE)
@@ -212,13 +216,17 @@ def test_nodes_are_never_mutated_ids_kept(highlighter: Any, retrieved: list[Node
     ]
     snapshot = [n.model_dump() for n in nodes]
     for mode in ("annotate", "prune"):
-        pp = SemanticHighlightPostprocessor(highlighter=highlighter, threshold=threshold, mode=mode, drop_empty=False)
+        pp = SemanticHighlightPostprocessor(
+            highlighter=highlighter, threshold=threshold, mode=mode, on_empty="keep_original"
+        )
         out = pp.postprocess_nodes(nodes, query_str=QUERY)
         assert [n.model_dump() for n in nodes] == snapshot
         assert [n.node.node_id for n in out] == [n.node.node_id for n in nodes]
         for new, old in zip(out, nodes, strict=True):
-            assert new is not old and new.node is not old.node
-            assert new.node.metadata["tags"] is not old.node.metadata["tags"]
+            assert new is not old and new.node is not old.node and new.node.metadata is not old.node.metadata
+            # only what changes is copied: new metadata dict and exclusion lists, the caller's own values
+            assert {k: v for k, v in new.node.metadata.items() if k != KEY} == old.node.metadata
+            assert new.node.metadata["tags"] is old.node.metadata["tags"]
             assert new.node.excluded_llm_metadata_keys is not old.node.excluded_llm_metadata_keys
 
 
@@ -262,7 +270,7 @@ def test_drop_empty_and_context_sentences(
     expected = highlights(highlighter, retrieved, empty_threshold)
     annotate = SemanticHighlightPostprocessor(highlighter=highlighter, threshold=empty_threshold)
     assert len(annotate.postprocess_nodes(retrieved, query_str=QUERY)) == len(retrieved)
-    dropping = SemanticHighlightPostprocessor(highlighter=highlighter, threshold=empty_threshold, drop_empty=True)
+    dropping = SemanticHighlightPostprocessor(highlighter=highlighter, threshold=empty_threshold, on_empty="drop")
     ids = [n.node.node_id for n in dropping.postprocess_nodes(retrieved, query_str=QUERY)]
     assert ids == [n.node.node_id for n in retrieved if expected[n.node.node_id].highlights]
     assert len(ids) < len(retrieved)
@@ -274,7 +282,7 @@ def test_drop_empty_and_context_sentences(
         result = expected[n.node.node_id]
         text = n.node.get_content(MetadataMode.NONE)
         assert result.pruned_text.strip() in text or all(h.text.strip() in text for h in result.highlights)
-        assert len(text) >= len(result.pruned_text)
+        assert len(text) >= len(result.pruned_text.strip()) and text == text.strip()
 
 
 def test_bad_content_passes_through(
@@ -362,10 +370,10 @@ async def test_concurrent_calls_are_safe(highlighter: Any, retrieved: list[NodeW
         return [(n.node.node_id, n.node.get_content(), n.node.metadata) for n in nodes]
 
     got = await asyncio.gather(*(pp.apostprocess_nodes(retrieved, query_str=q) for q in queries))
-    assert [view(r) for r in got] == [view(expected[q]) for q in queries]
+    assert_close([view(r) for r in got], [view(expected[q]) for q in queries])
     with ThreadPoolExecutor(max_workers=4) as pool:
         threaded = list(pool.map(lambda q: pp.postprocess_nodes(retrieved, query_str=q), queries))
-    assert [view(r) for r in threaded] == [view(expected[q]) for q in queries]
+    assert_close([view(r) for r in threaded], [view(expected[q]) for q in queries])
 
 
 def test_settings_are_pydantic_fields_and_validated(highlighter: Any) -> None:
@@ -382,6 +390,185 @@ def test_settings_are_pydantic_fields_and_validated(highlighter: Any) -> None:
         SemanticHighlightPostprocessor(highlighter="not a highlighter")
     with pytest.raises(ValueError, match="pass either highlighter or model/device, not both"):
         SemanticHighlightPostprocessor(highlighter=highlighter, model="other", device="cpu")
+
+
+# --- issue 23: offsets, missed answers, settings, events, robustness, remote highlighters ----------------------
+
+NOTHING = {"threshold": 1.0, "fallback_threshold": 1.0}
+"""Settings under which no sentence is ever selected."""
+
+
+def test_prune_clears_stale_char_offsets_and_keeps_them_out_of_llm_text(xlmr: Any) -> None:
+    text = TEXTS["eiffel"] + "  \n"
+    node = NodeWithScore(node=TextNode(id_="e", text=text, start_char_idx=1000, end_char_idx=1000 + len(text)))
+    (out,) = SemanticHighlightPostprocessor(highlighter=xlmr, mode="prune", threshold=0.3, top_k=1).postprocess_nodes(
+        [node], query_str=QUERY
+    )
+    pruned = out.node.get_content(MetadataMode.NONE)
+    assert pruned == pruned.strip() and len(pruned) < len(text)
+    assert out.node.start_char_idx is None and out.node.end_char_idx is None  # they described the gone text
+    meta = out.node.metadata[KEY]
+    assert (meta["original_start_char_idx"], meta["original_end_char_idx"]) == (1000, 1000 + len(text))
+    for view in (MetadataMode.LLM, MetadataMode.EMBED):
+        assert "original_start_char_idx" not in out.node.get_content(view) and "1000" not in out.node.get_content(view)
+    assert node.node.start_char_idx == 1000  # the input is untouched
+    annotated = SemanticHighlightPostprocessor(highlighter=xlmr, threshold=0.3).postprocess_nodes(
+        [node], query_str=QUERY
+    )
+    assert annotated[0].node.start_char_idx == 1000  # text unchanged: offsets still true
+    kept = SemanticHighlightPostprocessor(
+        highlighter=xlmr, mode="prune", on_empty="keep_original", **NOTHING
+    ).postprocess_nodes([node], query_str=QUERY)
+    assert kept[0].node.get_content(MetadataMode.NONE) == text and kept[0].node.start_char_idx == 1000
+
+
+def test_a_missed_answer_never_gives_the_llm_an_empty_context(
+    highlighter: Any, retrieved: list[NodeWithScore], caplog: pytest.LogCaptureFixture
+) -> None:
+    pp = SemanticHighlightPostprocessor(highlighter=highlighter, mode="prune", **NOTHING)
+    engine = index().as_query_engine(similarity_top_k=4, node_postprocessors=[pp], llm=MockLLM())
+    with caplog.at_level(logging.WARNING):
+        response = engine.query(QUERY)
+    assert QUERY in caplog.text and "nothing highlighted" in caplog.text
+    (source,) = response.source_nodes  # min_keep=1: the best-scoring node's best sentence
+    results = highlights(highlighter, retrieved, 1.0)
+    best_id = max(results, key=lambda i: results[i].score)
+    best = max(results[best_id].sentences, key=lambda s: s.score)
+    assert source.node.node_id == best_id and source.node.metadata[KEY]["kept_by"] == "min_keep"
+    assert str(response) != "Empty Response" and best.text.strip() in str(response)
+    strict = SemanticHighlightPostprocessor(highlighter=highlighter, mode="prune", min_keep=0, **NOTHING)
+    assert strict.postprocess_nodes(retrieved, query_str=QUERY) == []
+
+
+class RerankCollector(BaseEventHandler):
+    events: list[BaseEvent]
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "RerankCollector"
+
+    def handle(self, event: BaseEvent, **kwargs: Any) -> None:
+        if isinstance(event, (ReRankStartEvent, ReRankEndEvent, SemanticHighlightBatchEvent)):
+            self.events.append(event)
+
+
+@pytest.fixture
+def rerank_events() -> Any:
+    handler = RerankCollector(events=[])
+    get_dispatcher().add_event_handler(handler)
+    yield handler
+    get_dispatcher().event_handlers.remove(handler)
+
+
+async def test_top_n_sends_llama_index_standard_rerank_events(
+    xlmr: Any, retrieved: list[NodeWithScore], rerank_events: Any
+) -> None:
+    debug = LlamaDebugHandler()
+    pp = SemanticHighlightPostprocessor(highlighter=xlmr, top_n=2, callback_manager=CallbackManager([debug]))
+    for run in ("sync", "async"):
+        rerank_events.events.clear()
+        debug.flush_event_logs()
+        if run == "sync":
+            out = pp.postprocess_nodes(retrieved, query_str=QUERY)
+        else:
+            out = await pp.apostprocess_nodes(retrieved, query_str=QUERY)
+        reranks = [e for e in rerank_events.events if not isinstance(e, SemanticHighlightBatchEvent)]
+        start, end = reranks
+        assert isinstance(start, ReRankStartEvent) and isinstance(end, ReRankEndEvent)
+        assert start.top_n == 2 and start.model_name == xlmr.model.name and start.query.query_str == QUERY
+        assert [n.node.node_id for n in start.nodes] == [n.node.node_id for n in retrieved]
+        assert end.nodes == out and len(out) == 2
+        (pair,) = debug.get_event_pairs(CBEventType.RERANKING)
+        assert pair[0].payload[EventPayload.QUERY_STR] == QUERY and pair[0].payload[EventPayload.TOP_K] == 2
+        assert pair[1].payload[EventPayload.NODES] == out
+        batches = [e for e in rerank_events.events if isinstance(e, SemanticHighlightBatchEvent)]
+        assert batches and batches[-1].done == batches[-1].total and all(b.query == QUERY for b in batches)
+    rerank_events.events.clear()
+    debug.flush_event_logs()
+    plain = SemanticHighlightPostprocessor(highlighter=xlmr, callback_manager=CallbackManager([debug]))
+    plain.postprocess_nodes(retrieved, query_str=QUERY)  # no top_n: not a reranker, no rerank events
+    assert not any(isinstance(e, (ReRankStartEvent, ReRankEndEvent)) for e in rerank_events.events)
+    assert debug.get_event_pairs(CBEventType.RERANKING) == []
+
+
+def test_unknown_settings_raise_and_highlighter_is_a_field(xlmr: Any) -> None:
+    with pytest.raises(TypeError, match=r"'treshold' \(did you mean 'threshold'\?\)"):
+        SemanticHighlightPostprocessor(highlighter=xlmr, treshold=0.3)
+    with pytest.raises(TypeError, match="'colour'"):
+        SemanticHighlightPostprocessor.from_dict({"colour": "red"}, highlighter=xlmr)
+    assert "highlighter" in SemanticHighlightPostprocessor.model_fields  # as in the LangChain wrapper
+    pp = SemanticHighlightPostprocessor.from_dict(
+        {**SemanticHighlightPostprocessor(highlighter=xlmr).to_dict()}, highlighter=xlmr
+    )
+    assert pp.highlighter is xlmr
+    for bad, error in (({"top_k": "3"}, TypeError), ({"top_k": -1}, ValueError), ({"replace_score": 1}, TypeError),
+                       ({"on_empty": "keep"}, ValueError), ({"min_keep": True}, TypeError)):  # fmt: skip
+        with pytest.raises(error, match=next(iter(bad))):
+            SemanticHighlightPostprocessor(highlighter=xlmr, **bad)
+
+
+@pytest.mark.parametrize("mode", ["annotate", "prune"])
+async def test_metadata_that_cannot_be_deep_copied_does_not_crash_the_batch(
+    xlmr: Any, mode: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    handle = open(tmp_path / "f.txt", "w")  # noqa: SIM115 - the open file is the point
+    odd = [threading.Lock(), (i for i in range(3)), handle]
+    nodes = [
+        NodeWithScore(node=TextNode(id_="lock", text=TEXTS["eiffel"], metadata={"v": odd[0]}), score=0.9),
+        NodeWithScore(node=TextNode(id_="empty-gen", text="", metadata={"v": odd[1]}), score=0.8),
+        NodeWithScore(node=TextNode(id_="file", text=TEXTS["paris"], metadata={"v": odd[2]}), score=0.7),
+        NodeWithScore.model_construct(node=None, score=0.6),
+    ]
+    pp = SemanticHighlightPostprocessor(highlighter=xlmr, mode=mode, threshold=-1.0, top_n=4, keep_retrieval_score=True)
+    with caplog.at_level(logging.WARNING):
+        sync = pp.postprocess_nodes(nodes, query_str=QUERY)
+        got = await pp.apostprocess_nodes(nodes, query_str=QUERY)
+    handle.close()
+    for out in (sync, got):
+        assert len(out) == 4 and out[3] is nodes[3]  # passed through as given, ranked last
+        assert [n.node.node_id for n in out[:3]] in (["lock", "file", "empty-gen"], ["file", "lock", "empty-gen"])
+        by_id = {n.node.node_id: n for n in out[:3]}
+        for original, v in zip(nodes[:3], odd, strict=True):
+            assert by_id[original.node.node_id].node.metadata["v"] is v
+        assert KEY in by_id["lock"].node.metadata and KEY in by_id["file"].node.metadata
+    assert "chunk #3 passed through" in caplog.text and "chunk empty-gen passed through" in caplog.text
+    assert all(KEY not in n.node.metadata for n in nodes[:3])  # inputs untouched
+
+
+def test_blank_query_raises_naming_query_and_a_query_without_words_selects_nothing(xlmr: Any) -> None:
+    nodes = [NodeWithScore(node=TextNode(id_="e", text=TEXTS["eiffel"]), score=0.5)]
+    for mode in ("annotate", "prune"):
+        pp = SemanticHighlightPostprocessor(highlighter=xlmr, mode=mode, threshold=-1.0)
+        for blank in ("", "  \n"):
+            with pytest.raises(ValueError, match="query"):
+                pp.postprocess_nodes(nodes, query_str=blank)
+            with pytest.raises(ValueError, match="query"):
+                asyncio.run(pp.apostprocess_nodes(nodes, query_str=blank))
+        out = pp.postprocess_nodes(nodes, query_str="?!")
+        assert out == [] if mode == "prune" else out[0].node.metadata[KEY]["spans"] == []
+
+
+async def test_remote_highlighter_async_path_awaits_ahighlight_batch(xlmr: Any, retrieved: list[NodeWithScore]) -> None:
+    def view(nodes: list[NodeWithScore]) -> list[Any]:
+        return [(n.node.node_id, n.node.get_content(), n.node.metadata, n.score) for n in nodes]
+
+    expected = view(
+        SemanticHighlightPostprocessor(highlighter=xlmr, mode="prune", threshold=0.3).postprocess_nodes(
+            retrieved, query_str=QUERY
+        )
+    )
+    remote = DuckHighlighter(xlmr)
+    pp = SemanticHighlightPostprocessor(highlighter=remote, mode="prune", threshold=0.3)
+    assert view(await pp.apostprocess_nodes(retrieved, query_str=QUERY)) == expected
+    assert remote.calls == [("ahighlight_batch", threading.get_ident())]  # awaited in the loop, no worker thread
+    remote.calls.clear()
+    assert view(pp.postprocess_nodes(retrieved, query_str=QUERY)) == expected
+    assert [name for name, _ in remote.calls] == ["highlight"]
+    sync_only = DuckHighlighter(xlmr, with_async=False)
+    pp = SemanticHighlightPostprocessor(highlighter=sync_only, mode="prune", threshold=0.3)
+    assert view(await pp.apostprocess_nodes(retrieved, query_str=QUERY)) == expected
+    ((name, thread),) = sync_only.calls
+    assert name == "highlight" and thread != threading.get_ident()
 
 
 # --- packaging -----------------------------------------------------------------------------------------------
@@ -402,4 +589,4 @@ def test_import_without_llama_index_names_the_extra() -> None:
     code = "import sys; sys.modules['llama_index.core'] = None; import llama_index.postprocessor.semantic_highlight"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
-    assert 'pip install "semantic-highlight[llama-index]"' in proc.stderr
+    assert "pip install llama-index-core" in proc.stderr and 'pip install -e ".[llama-index]"' in proc.stderr

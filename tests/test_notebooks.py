@@ -17,6 +17,7 @@ NOTEBOOKS = ROOT / "notebooks"
 CASES = [
     pytest.param("langchain_rag_highlight.ipynb", "langchain_core", id="langchain"),
     pytest.param("llama_index_rag_highlight.ipynb", "llama_index.core", id="llama_index"),
+    pytest.param("agent_tool_pruning.ipynb", "langchain.agents", id="agents"),
 ]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import unicodedata
 
+import numpy as np
 import pytest
 from semantic_highlight import split_sentences
 
@@ -132,6 +134,37 @@ def test_bad_arguments() -> None:
         split_sentences(None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_chars"):
         split_sentences("a", max_chars=0)
+
+
+@pytest.mark.parametrize("bad", [2.5, float("nan"), "10", True, 10.0])
+def test_max_chars_of_the_wrong_type_is_a_type_error_naming_it(bad: object) -> None:
+    with pytest.raises(TypeError, match="max_chars must be an int"):
+        split_sentences("One. Two.", bad)  # type: ignore[arg-type]
+
+
+def test_max_chars_of_a_wrong_value_is_a_value_error_and_numpy_ints_are_fine() -> None:
+    with pytest.raises(ValueError, match="max_chars must be an int >= 1"):
+        split_sentences("One. Two.", -1)
+    assert texts("x" * 25, max_chars=np.int64(10)) == ["x" * 10, "x" * 10, "x" * 5]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 500_000 + "\n" * 500_000,  # a long sentence, then a long run of whitespace (was quadratic: ~30 s)
+        "x" * 500_000 + " " * 500_000,
+        "\U0001f1eb\U0001f1f7" * 250_000,  # one long run of flags (each cut rescanned the run: minutes)
+    ],
+    ids=["newlines", "spaces", "flags"],
+)
+def test_length_cuts_are_linear(text: str) -> None:
+    # A generous bound (the linear splitter needs about 1 s here on a loaded 2-core machine); the quadratic
+    # one took 30 s and more. Issue 23 item 12 asks for this time bound.
+    started = time.perf_counter()
+    spans = split_sentences(text)
+    elapsed = time.perf_counter() - started
+    assert "".join(s.text for s in spans) == text and all(len(s.text.rstrip()) <= 400 for s in spans)
+    assert elapsed < 10.0, f"split_sentences took {elapsed:.1f} s on {len(text):,} characters"
 
 
 def test_one_megabyte_is_fast_enough_and_exact() -> None:

@@ -1,4 +1,7 @@
-"""Fragment scores -> sentence scores -> selection (threshold, fallback, relative, top_k, min_score) -> results."""
+"""Fragment scores -> sentence scores -> selection (threshold, fallback, relative, top_k, min_score) -> results.
+
+Also the argument checks every public entry point uses (one rule: ``TypeError`` for a wrong type,
+``ValueError`` for a wrong value, the message naming the argument)."""
 
 from __future__ import annotations
 
@@ -12,30 +15,48 @@ import numpy as np
 
 from .results import HighlightResult, Sentence
 
-__all__ = ["build_result", "check_count", "check_relative_threshold", "check_threshold", "select", "sentence_scores"]
+__all__ = [
+    "build_result",
+    "check_callable",
+    "check_choice",
+    "check_count",
+    "check_non_negative",
+    "check_relative_threshold",
+    "check_threshold",
+    "select",
+    "sentence_scores",
+]
 
 
 def check_threshold(value: Any, name: str) -> float | None:
     """``value`` as a float (``None`` unchanged): any real number, numpy scalars included, but not a
-    bool, and finite (a NaN threshold would silently select nothing)."""
+    bool (``TypeError``), and finite (``ValueError``: a NaN threshold would silently select nothing;
+    an int too large for a float, such as ``10**400``, is not finite either)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
         raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
+    return number
 
 
 def check_count(value: Any, name: str, minimum: int) -> int | None:
-    """``value`` as an int (``None`` unchanged): any integer, numpy integers included, not a bool, ``>= minimum``."""
+    """``value`` as an int (``None`` unchanged): any integer, numpy integers included, but not a bool
+    or a float (``TypeError``), and ``>= minimum`` (``ValueError``)."""
     if value is None:
         return None
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got bool")
     try:
-        count = None if isinstance(value, bool) else operator.index(value)
+        count = operator.index(value)
     except TypeError:
-        count = None
-    if count is None or count < minimum:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
+    if count < minimum:
         raise ValueError(f"{name} must be an int >= {minimum} or None, got {value!r}")
     return count
 
@@ -47,6 +68,32 @@ def check_relative_threshold(value: Any) -> float | None:
     if ratio is not None and not 0.0 < ratio <= 1.0:
         raise ValueError(f"relative_threshold must be in (0, 1], got {ratio!r}")
     return ratio
+
+
+def check_non_negative(value: Any, name: str) -> float | None:
+    """``value`` as a float (``None`` unchanged) when it is a finite number ``>= 0`` (e.g. ``max_padding``)."""
+    number = check_threshold(value, name)
+    if number is not None and number < 0:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return number
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str | None:
+    """``value`` unchanged (``None`` too) when it is one of ``choices`` (``TypeError`` for a non-str)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_callable(value: Any, name: str) -> Any:
+    """``value`` unchanged (``None`` too) when it is callable, so a bad callback fails before any work."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be callable or None, got {type(value).__name__}")
+    return value
 
 
 def sentence_scores(fragment_means: Sequence[Sequence[float]]) -> list[float]:

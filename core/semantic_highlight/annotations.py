@@ -3,7 +3,8 @@
 The wrappers only translate their framework's objects (``Document``, ``NodeWithScore``) to plain
 text and back; every decision lives here: which chunks are scored (bad content passes through),
 one batched scoring pass per call, the metadata dict, pruning with context sentences and the
-offsets that map pruned text back to the original, ``drop_empty`` and ``top_n`` reordering.
+offsets that map pruned text back to the original, what happens to a chunk with no highlight
+(``on_empty``, ``min_keep``) and ``top_n`` reordering.
 
 The metadata stored under the wrapper's key (``semantic_highlight`` by default) is::
 
@@ -12,38 +13,49 @@ The metadata stored under the wrapper's key (``semantic_highlight`` by default) 
      "model": str, "threshold": float}
 
 In prune mode the chunk text becomes the kept sentences (highlights, plus ``context_sentences``
-neighbours) joined in document order with their original whitespace; each span then also gets
-``pruned_start``/``pruned_end`` (its place in the pruned text) and the dict gains ``segments``:
-one ``{"start", "end", "pruned_start", "pruned_end"}`` per run of contiguous kept text, so any
-position in the pruned text maps back to the original.
+neighbours) joined in document order with their original whitespace between them, stripped at
+both ends; each span then also gets ``pruned_start``/``pruned_end`` (its place in the pruned text,
+without the whitespace stripped from the ends) and the dict gains ``segments``: one ``{"start",
+"end", "pruned_start", "pruned_end"}`` per run of contiguous kept text, so any position in the
+pruned text maps back to the original (``pruned[ps:pe] == original[start:end]`` exactly).
+
+A scored chunk with no highlight is dropped, kept with its original text, or kept with its best
+sentence marked, as ``on_empty`` says; its dict then says why under ``kept_by``
+(``"keep_original"``, ``"keep_best"``, or ``"min_keep"`` for the guard that keeps a call from
+returning nothing).
 """
 
 from __future__ import annotations
 
-import html
+import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from .aggregate import check_count, check_relative_threshold, check_threshold
-from .results import HighlightResult, Sentence
-
-if TYPE_CHECKING:
-    from .highlighter import SemanticHighlighter
+from .aggregate import check_count
+from .options import SelectionOptions
+from .results import HighlightResult, Sentence, marked_html
 
 __all__ = [
     "DEFAULT_METADATA_KEY",
     "MODES",
+    "ON_EMPTY",
     "AnnotateOptions",
     "ChunkAnnotation",
     "ChunkBatch",
+    "HighlighterLike",
     "Mode",
+    "OnEmpty",
+    "aannotate_chunks",
     "annotate_chunks",
     "annotation_html",
     "annotation_metadata",
     "bad_content_reason",
+    "has_words",
+    "keep_empty_chunks",
     "kept_sentences",
     "prune",
     "resolve_highlighter",
@@ -54,7 +66,22 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["annotate", "prune"]
 MODES: tuple[str, ...] = ("annotate", "prune")
+OnEmpty = Literal["drop", "keep_original", "keep_best"]
+ON_EMPTY: tuple[str, ...] = ("drop", "keep_original", "keep_best")
 DEFAULT_METADATA_KEY = "semantic_highlight"
+DEFAULT_MIN_KEEP = 1
+
+
+@runtime_checkable
+class HighlighterLike(Protocol):
+    """What the wrappers need from a highlighter: :class:`SemanticHighlighter`, or a remote client with
+    the same ``highlight``/``highlight_batch`` (optionally ``ahighlight_batch``, used by the async paths)."""
+
+    @property
+    def highlight(self) -> Callable[..., Any]: ...  # (query, documents, **options) -> results
+
+    @property
+    def highlight_batch(self) -> Callable[..., Any]: ...  # (pairs, **options) -> one result list per pair
 
 
 @dataclass(frozen=True)
@@ -70,8 +97,18 @@ class AnnotateOptions:
         relative_threshold: once a chunk's best sentence is highlighted, so is every sentence scoring at
             least this share of it, a ratio in (0, 1] (``None``: the highlighter's default; ``1.0``: off).
         top_k: at most this many highlighted sentences per chunk.
-        drop_empty: drop scored chunks with nothing highlighted; ``None`` means "only in prune mode".
-            Chunks passed through because of bad content are never dropped.
+        selection: a :class:`~semantic_highlight.options.SelectionOptions` (the engine's one options object,
+            ``min_score`` included); the four keywords above override its fields. After construction
+            ``selection`` holds the merged options and the four fields mirror it.
+        on_empty: what a scored chunk with nothing highlighted becomes: ``"drop"`` (not returned),
+            ``"keep_original"`` (returned with its original text, unpruned) or ``"keep_best"`` (returned
+            with its best sentence as its one highlight); ``None``: ``"drop"`` in prune mode,
+            ``"keep_original"`` in annotate mode. Chunks passed through because of bad content are never dropped.
+        min_keep: when ``on_empty`` drops, a call still returns at least this many scored chunks: if
+            fewer have a highlight, the best-scoring empty ones are kept with their best sentence
+            (``kept_by: "min_keep"``). Default 1, so a missed answer never hands an LLM an empty
+            context; 0 turns the guard off. A query with no letters or digits never triggers it.
+        drop_empty: deprecated alias: ``True`` is ``on_empty="drop"``, ``False`` is ``on_empty="keep_original"``.
         top_n: keep the ``top_n`` chunks with the best highlight score, best first (``None``: keep
             every chunk in input order).
         context_sentences: in prune mode, also keep this many sentences before and after each highlight.
@@ -85,30 +122,59 @@ class AnnotateOptions:
     drop_empty: bool | None = None
     top_n: int | None = None
     context_sentences: int = 0
+    on_empty: OnEmpty | None = None
+    min_keep: int = DEFAULT_MIN_KEEP
+    selection: SelectionOptions | None = None
 
     @classmethod
     def from_settings(cls, settings: object) -> AnnotateOptions:
-        """Read the options from any object with attributes of the same names (a wrapper's settings)."""
-        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__})
+        """Read the options from any object with attributes of the same names (a wrapper's settings);
+        ``selection`` is optional there."""
+        return cls(**{name: getattr(settings, name) for name in cls.__dataclass_fields__ if hasattr(settings, name)})
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        for name in ("threshold", "fallback_threshold"):
-            check_threshold(getattr(self, name), name)
-        check_relative_threshold(self.relative_threshold)
-        check_count(self.top_k, "top_k", 0)
+        if self.selection is not None and not isinstance(self.selection, SelectionOptions):
+            raise TypeError(f"selection must be a SelectionOptions or None, got {type(self.selection).__name__}")
+        given = SelectionOptions(  # checked here, by the engine's one rule for these fields
+            threshold=self.threshold,
+            fallback_threshold=self.fallback_threshold,
+            relative_threshold=self.relative_threshold,
+            top_k=self.top_k,
+        )
+        merged = (self.selection or SelectionOptions()).override(**given.to_dict())
+        object.__setattr__(self, "selection", merged)
+        for name in ("threshold", "fallback_threshold", "relative_threshold", "top_k"):
+            object.__setattr__(self, name, getattr(merged, name))
         check_count(self.top_n, "top_n", 1)
         check_count(self.context_sentences, "context_sentences", 0)
         if self.context_sentences is None:
             raise ValueError("context_sentences must be an int >= 0, got None")
         if self.drop_empty is not None and not isinstance(self.drop_empty, bool):
             raise TypeError(f"drop_empty must be a bool or None, got {type(self.drop_empty).__name__}")
+        if self.on_empty is not None and not isinstance(self.on_empty, str):
+            raise TypeError(f"on_empty must be a str or None, got {type(self.on_empty).__name__}")
+        if self.on_empty is not None and self.on_empty not in ON_EMPTY:
+            raise ValueError(f"on_empty must be one of {ON_EMPTY}, got {self.on_empty!r}")
+        if self.on_empty is not None and self.drop_empty is not None and self.empty_policy != self.on_empty:
+            raise ValueError(f"drop_empty={self.drop_empty} contradicts on_empty={self.on_empty!r}; use on_empty only")
+        if check_count(self.min_keep, "min_keep", 0) is None:
+            raise TypeError("min_keep must be an int >= 0, got None")
+
+    @property
+    def empty_policy(self) -> OnEmpty:
+        """What a scored chunk with nothing highlighted becomes (``on_empty`` resolved; see the class doc)."""
+        if self.on_empty is not None and self.drop_empty is None:
+            return self.on_empty
+        if self.drop_empty is not None:
+            return "drop" if self.drop_empty else "keep_original"
+        return "drop" if self.mode == "prune" else "keep_original"
 
     @property
     def drops_empty(self) -> bool:
         """Whether scored chunks with no highlight are dropped (default: only in prune mode)."""
-        return self.mode == "prune" if self.drop_empty is None else self.drop_empty
+        return self.empty_policy == "drop"
 
 
 @dataclass(frozen=True)
@@ -125,6 +191,8 @@ class ChunkAnnotation:
     text: str | None
     metadata: dict[str, Any] | None
     result: HighlightResult | None
+    kept_by: str | None = None
+    """Why a chunk with no highlight is returned anyway (``"keep_original"``, ``"keep_best"``, ``"min_keep"``)."""
 
     @property
     def passed_through(self) -> bool:
@@ -175,16 +243,21 @@ class ChunkBatch:
 
 
 def resolve_highlighter(
-    highlighter: SemanticHighlighter | None, model: Any = None, device: Any = None, dtype: Any = None
-) -> SemanticHighlighter:
-    """A wrapper's engine: ``highlighter`` as given (shared between wrappers and threads), else one built
-    from ``model``/``device``/``dtype``. Giving both is an error: the build settings would be silently ignored."""
+    highlighter: HighlighterLike | None, model: Any = None, device: Any = None, dtype: Any = None
+) -> HighlighterLike:
+    """A wrapper's engine: ``highlighter`` as given (shared between wrappers and threads; a
+    :class:`SemanticHighlighter` or anything with its ``highlight``/``highlight_batch``, such as a
+    remote client), else one built from ``model``/``device``/``dtype``. Giving both is an error: the
+    build settings would be silently ignored."""
     from .highlighter import SemanticHighlighter
 
     if highlighter is None:
         return SemanticHighlighter(model=model, device=device, dtype=dtype)
-    if not isinstance(highlighter, SemanticHighlighter):
-        raise TypeError(f"highlighter must be a SemanticHighlighter, got {type(highlighter).__name__}")
+    if not all(callable(getattr(highlighter, name, None)) for name in ("highlight", "highlight_batch")):
+        raise TypeError(
+            "highlighter must be a SemanticHighlighter or have its highlight() and highlight_batch() methods, "
+            f"got {type(highlighter).__name__}"
+        )
     given = [name for name, value in (("model", model), ("device", device), ("dtype", dtype)) if value is not None]
     if given:
         raise ValueError(f"pass either highlighter or {'/'.join(given)}, not both: {given[0]} builds a new highlighter")
@@ -261,8 +334,54 @@ def annotation_metadata(
                 span["pruned_start"] = seg["pruned_start"] + span["start"] - seg["start"]
                 span["pruned_end"] = span["pruned_start"] + span["end"] - span["start"]
                 break
+    text = _strip_pruned(text, segments, spans)
     metadata["segments"] = segments
     return text, metadata
+
+
+def _strip_pruned(text: str, segments: list[dict[str, int]], spans: list[dict[str, Any]]) -> str:
+    """``text`` stripped at both ends, with ``segments`` and the spans' pruned offsets shifted and clipped
+    to match (in place): segments keep ``pruned[ps:pe] == original[start:end]``; span ``start``/``end``/
+    ``text`` stay the sentence's own, while ``pruned_start``/``pruned_end`` lose the stripped whitespace."""
+    lead = len(text) - len(text.lstrip())
+    stripped = text.strip()
+    if stripped == text:
+        return text
+    for seg in segments:
+        cut_start = max(0, lead - seg["pruned_start"])
+        seg["start"] += min(cut_start, seg["end"] - seg["start"])
+        seg["pruned_start"] = max(0, seg["pruned_start"] - lead)
+        seg["pruned_end"] = min(len(stripped), max(0, seg["pruned_end"] - lead))
+        seg["end"] = seg["start"] + seg["pruned_end"] - seg["pruned_start"]
+    segments[:] = [seg for seg in segments if seg["pruned_end"] > seg["pruned_start"]]
+    for span in spans:
+        if "pruned_start" in span:
+            span["pruned_start"] = min(len(stripped), max(0, span["pruned_start"] - lead))
+            span["pruned_end"] = min(len(stripped), max(span["pruned_start"], span["pruned_end"] - lead))
+    return stripped
+
+
+def _best_selected(result: HighlightResult) -> HighlightResult:
+    """``result`` with its best sentence (the first on ties) as its only selected one."""
+    best = max(result.sentences, key=lambda s: s.score)
+    sentences = tuple(dataclasses.replace(s, selected=s is best) for s in result.sentences)
+    return dataclasses.replace(result, sentences=sentences)
+
+
+def _kept_empty(chunk: ChunkAnnotation, options: AnnotateOptions, kept_by: str) -> ChunkAnnotation:
+    """A scored chunk with no highlight, kept anyway: unpruned (``keep_original``) or with its best
+    sentence as its highlight (``keep_best``, ``min_keep``); its metadata says so under ``kept_by``."""
+    assert chunk.result is not None
+    if kept_by == "keep_original" or not chunk.result.sentences:
+        text, metadata = annotation_metadata(chunk.result, "annotate")
+        if options.mode == "prune":
+            n = len(text)
+            metadata["segments"] = [{"start": 0, "end": n, "pruned_start": 0, "pruned_end": n}] if n else []
+    else:
+        text, metadata = annotation_metadata(_best_selected(chunk.result), options.mode, options.context_sentences)
+    if options.mode == "prune" or kept_by != "keep_original":
+        metadata["kept_by"] = kept_by
+    return dataclasses.replace(chunk, text=text, metadata=metadata, kept_by=kept_by)
 
 
 def annotation_html(text: str, annotation: dict[str, Any] | None, show_scores: bool = False) -> str:
@@ -275,25 +394,50 @@ def annotation_html(text: str, annotation: dict[str, Any] | None, show_scores: b
     pruned = "segments" in (annotation or {}) and any(
         s["end"] > len(text) or text[s["start"] : s["end"]] != s["text"] for s in spans
     )
-    parts: list[str] = []
-    pos = 0
-    for span in spans:
-        start, end = (span["pruned_start"], span["pruned_end"]) if pruned else (span["start"], span["end"])
-        body = text[start:end].rstrip()
-        if start < pos or not body:
-            continue
-        parts.append(html.escape(text[pos:start]))
-        title = f' title="{float(span["score"]):.3f}"' if show_scores else ""
-        parts.append(f"<mark{title}>{html.escape(body)}</mark>")
-        pos = start + len(body)
-    parts.append(html.escape(text[pos:]))
-    return '<div class="semantic-highlight" style="white-space: pre-wrap">' + "".join(parts) + "</div>"
+    keys = ("pruned_start", "pruned_end") if pruned else ("start", "end")
+    return marked_html(text, [(s[keys[0]], s[keys[1]], float(s["score"])) for s in spans], show_scores)
+
+
+def has_words(query: str) -> bool:
+    """Whether ``query`` has a letter or a digit (one with none, such as ``"?!"``, asks for nothing)."""
+    return any(ch.isalnum() for ch in query)
+
+
+def keep_empty_chunks(
+    chunks: Sequence[ChunkAnnotation], options: AnnotateOptions, query: str = ""
+) -> list[ChunkAnnotation]:
+    """Apply ``on_empty`` and the ``min_keep`` guard to the scored chunks with nothing highlighted.
+
+    When no chunk of the call has a highlight and they would all be dropped, a warning names the query.
+    """
+    policy = options.empty_policy
+    out = list(chunks)
+    empty = [c for c in out if not c.passed_through and not c.highlighted]
+    if policy != "drop":
+        ids = {c.index for c in empty}
+        return [_kept_empty(c, options, policy) if c.index in ids else c for c in out]
+    highlighted = sum(1 for c in out if c.highlighted)
+    # no guard for a query that asks for nothing, nor for top_k=0 (no highlight wanted)
+    missing = options.min_keep - highlighted if has_words(query) and options.top_k != 0 else 0
+    rescued = sorted(empty, key=lambda c: (-(c.score or 0.0), c.index))[: max(0, missing)]
+    if empty and not highlighted:
+        logger.warning(
+            "semantic-highlight: nothing highlighted in any of the %d scored chunks for query %r; %s",
+            len(empty),
+            query,
+            f"keeping the best sentence of the {len(rescued)} best-scoring (min_keep={options.min_keep})"
+            if rescued
+            else "all are dropped" + ("" if has_words(query) else " (the query has no letters or digits)"),
+        )
+    ids = {c.index for c in rescued}
+    return [_kept_empty(c, options, "min_keep") if c.index in ids else c for c in out]
 
 
 def select_chunks(chunks: Sequence[ChunkAnnotation], options: AnnotateOptions) -> list[ChunkAnnotation]:
-    """Apply ``drop_empty`` then ``top_n``: best highlight score first (ties keep input order),
-    chunks passed through because of bad content rank after every scored chunk."""
-    kept = [c for c in chunks if c.passed_through or c.highlighted or not options.drops_empty]
+    """Drop the scored chunks with nothing highlighted that ``on_empty`` drops (those kept by
+    :func:`keep_empty_chunks` stay), then apply ``top_n``: best highlight score first (ties keep input
+    order), chunks passed through because of bad content rank after every scored chunk."""
+    kept = [c for c in chunks if c.passed_through or c.highlighted or c.kept_by or not options.drops_empty]
     if options.top_n is None:
         return kept
     ranked = sorted(kept, key=lambda c: (c.passed_through, -(c.score or 0.0), c.index))
@@ -301,7 +445,7 @@ def select_chunks(chunks: Sequence[ChunkAnnotation], options: AnnotateOptions) -
 
 
 def annotate_chunks(
-    highlighter: SemanticHighlighter,
+    highlighter: HighlighterLike,
     query: str,
     contents: Sequence[object],
     options: AnnotateOptions | None = None,
@@ -317,31 +461,79 @@ def annotate_chunks(
     ``on_batch(done, total)`` is forwarded to the engine: called after each model batch.
     """
     options = options or AnnotateOptions()
+    started = time.perf_counter()
+    valid, texts = _scorable(query, contents, labels)
+    results: list[HighlightResult] = (
+        list(highlighter.highlight(query, texts, **_engine_options(options, on_batch))) if texts else []
+    )
+    return _finish(query, contents, valid, results, options, started)
+
+
+async def aannotate_chunks(
+    highlighter: HighlighterLike,
+    query: str,
+    contents: Sequence[object],
+    options: AnnotateOptions | None = None,
+    *,
+    labels: Sequence[str] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> ChunkBatch:
+    """:func:`annotate_chunks` without blocking the event loop: awaits the highlighter's
+    ``ahighlight_batch`` when it has one (a remote client), else runs the model in a worker thread
+    (``on_batch`` is then called from that thread)."""
+    ahighlight_batch = getattr(highlighter, "ahighlight_batch", None)
+    if not callable(ahighlight_batch):
+        return await asyncio.to_thread(
+            annotate_chunks, highlighter, query, contents, options, labels=labels, on_batch=on_batch
+        )
+    options = options or AnnotateOptions()
+    started = time.perf_counter()
+    valid, texts = _scorable(query, contents, labels)
+    results: list[HighlightResult] = []
+    if texts:
+        (results,) = await ahighlight_batch([(query, texts)], **_engine_options(options, on_batch))
+    return _finish(query, contents, valid, list(results), options, started)
+
+
+def _engine_options(options: AnnotateOptions, on_batch: Callable[[int, int], None] | None) -> dict[str, Any]:
+    """The engine's keyword arguments (``on_batch`` only when given: a duck-typed highlighter may lack it)."""
+    selection = options.selection or SelectionOptions()
+    kwargs: dict[str, Any] = selection.kwargs()  # only the fields set: a duck-typed highlighter may lack some
+    if on_batch is not None:
+        kwargs["on_batch"] = on_batch
+    return kwargs
+
+
+def _scorable(query: object, contents: Sequence[object], labels: Sequence[str] | None) -> tuple[list[int], list[str]]:
+    """Check ``query``; the indices and texts of the chunks that can be scored (the others are logged)."""
     if not isinstance(query, str):
         raise TypeError(f"query must be a str, got {type(query).__name__}")
-    started = time.perf_counter()
+    if not query.strip():
+        raise ValueError(f"query must not be blank, got {query!r}")
     valid: list[int] = []
+    texts: list[str] = []
     for i, content in enumerate(contents):
         reason = bad_content_reason(content)
         if reason is None:
             valid.append(i)
+            texts.append(content)  # type: ignore[arg-type]  # bad_content_reason checked it is a str
         else:
             label = labels[i] if labels is not None and i < len(labels) and labels[i] else f"#{i}"
             logger.warning("semantic-highlight: chunk %s passed through unannotated: %s", label, reason)
-    texts: list[str] = [contents[i] for i in valid]  # type: ignore[misc]
-    results: list[HighlightResult] = (
-        highlighter.highlight(
-            query,
-            texts,
-            threshold=options.threshold,
-            fallback_threshold=options.fallback_threshold,
-            relative_threshold=options.relative_threshold,
-            top_k=options.top_k,
-            on_batch=on_batch,
-        )
-        if texts
-        else []
-    )
+    return valid, texts
+
+
+def _finish(
+    query: str,
+    contents: Sequence[object],
+    valid: list[int],
+    results: list[HighlightResult],
+    options: AnnotateOptions,
+    started: float,
+) -> ChunkBatch:
+    """The batch from the engine's results: metadata per chunk, ``on_empty``/``min_keep``, ``top_n``."""
+    if len(results) != len(valid):
+        raise ValueError(f"the highlighter returned {len(results)} results for {len(valid)} documents")
     by_index = dict(zip(valid, results, strict=True))
     chunks: list[ChunkAnnotation] = []
     for i in range(len(contents)):
@@ -351,5 +543,6 @@ def annotate_chunks(
         else:
             text, metadata = annotation_metadata(result, options.mode, options.context_sentences)
             chunks.append(ChunkAnnotation(i, text, metadata, result))
+    chunks = keep_empty_chunks(chunks, options, query)
     kept = select_chunks(chunks, options)
     return ChunkBatch(chunks, kept, time.perf_counter() - started, options)

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .results import HighlightResult, mark_spans
 from .splitting import DEFAULT_MAX_SENTENCE_CHARS
 
 __all__ = ["build_parser", "main"]
@@ -35,7 +36,12 @@ def _read_input(path: str) -> str:
     """The UTF-8 text of ``path`` (``-``: standard input) exactly as stored: line endings are not
     translated, so offsets index the file's characters (CRLF included), and bytes that are not UTF-8
     are an error rather than characters the locale made up."""
-    raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    if path == "-":
+        if sys.stdin is None:
+            raise OSError("standard input is closed; pass a file instead of '-'")
+        raw = sys.stdin.buffer.read()
+    else:
+        raw = Path(path).read_bytes()
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -43,23 +49,22 @@ def _read_input(path: str) -> str:
         raise ValueError(f"{where} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
-def _render_text(result: object, color: bool) -> str:
-    from .results import HighlightResult
-
-    assert isinstance(result, HighlightResult)
+def _render_text(result: HighlightResult, color: bool) -> str:
+    """The document with each highlight between ANSI colour codes (``color``) or ``[[`` ... ``]]``."""
     on, off = (_MARK_ON, _MARK_OFF) if color else ("[[", "]]")
-    out, pos = [], 0
-    for s in result.highlights:
-        body = s.text.rstrip()
-        out += [result.text[pos : s.start], on, body, off]
-        pos = s.start + len(body)
-    out.append(result.text[pos:])
-    return "".join(out)
+    return mark_spans(result.text, [(s.start, s.end, s.score) for s in result.highlights], lambda _: on, off)
+
+
+def _require_stdout() -> None:
+    """Fail before any work when standard output is closed (``print`` would drop everything silently)."""
+    if sys.stdout is None:
+        raise OSError("standard output is closed; nowhere to write the results")
 
 
 def _highlight(args: argparse.Namespace) -> int:
     from . import SemanticHighlighter
 
+    _require_stdout()
     texts = [_read_input(p) for p in args.files]
     h = SemanticHighlighter(
         model=args.model,
@@ -85,6 +90,7 @@ def _highlight(args: argparse.Namespace) -> int:
             if len(args.files) > 1:
                 print(f"==> {f} (score {r.score:.3f}) <==")
             print(_render_text(r, color))
+    sys.stdout.flush()  # a write error (a full disk, a closed pipe) is reported here, not lost at exit
     return 0
 
 

@@ -9,10 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from .models.base import InputLayout
+from .splitting import split_sentences
 
-__all__ = ["Fragment", "Window", "fragment_length", "plan_batches", "plan_windows", "query_token_limit"]
+__all__ = [
+    "DEFAULT_QUERY_TRUNCATION",
+    "LAST_SENTENCES_TOKENS",
+    "QUERY_TRUNCATIONS",
+    "Fragment",
+    "QueryTruncation",
+    "Window",
+    "cap_query",
+    "fragment_length",
+    "plan_batches",
+    "plan_windows",
+    "query_token_limit",
+]
+
+QueryTruncation = Literal["end", "start", "last_sentences"]
+QUERY_TRUNCATIONS: tuple[QueryTruncation, ...] = ("end", "start", "last_sentences")
+DEFAULT_QUERY_TRUNCATION: QueryTruncation = "last_sentences"
+"""How a long query is cut by default: keep its final sentences, where chat and agent frameworks put the question
+(measured on the OOD chat variants: the model does not pick the question out of a history it is given whole)."""
+LAST_SENTENCES_TOKENS = 16
+"""Token budget of ``query_truncation="last_sentences"``: the query's final sentences that fit in it are kept."""
 
 
 @dataclass(frozen=True)
@@ -26,9 +48,10 @@ class Fragment:
 
 @dataclass(frozen=True)
 class Window:
-    """One model input: a query and consecutive fragments of one document."""
+    """One model input: a query and consecutive fragments of one document (``document``: its index in the
+    caller's list of prepared documents)."""
 
-    pair: int
+    document: int
     input_ids: tuple[int, ...]
     fragments: tuple[Fragment, ...]
 
@@ -52,8 +75,45 @@ def query_token_limit(max_length: int, max_positions: int, layout: InputLayout) 
     return max(1, limit - min(fragment_length(max_length), limit // 2))
 
 
+def cap_query(
+    ids: Sequence[int],
+    offsets: Sequence[tuple[int, int]],
+    text: str,
+    limit: int,
+    truncation: QueryTruncation = DEFAULT_QUERY_TRUNCATION,
+) -> list[int]:
+    """The query tokens kept (``ids`` with their character ``offsets`` into ``text``, no special tokens).
+
+    ``"end"``: the last ``limit`` tokens of a longer query (the question after a chat history);
+    ``"start"``: the first ``limit`` (the reference's habit). ``"last_sentences"``: whenever the query is longer
+    than ``min(limit, LAST_SENTENCES_TOKENS)``, its final sentences (:func:`split_sentences`) that fit in that
+    budget; the last sentence alone when even it is longer, cut to its last ``limit`` tokens if needed.
+    """
+    if truncation == "last_sentences":
+        budget = min(limit, LAST_SENTENCES_TOKENS)
+        if len(ids) <= budget:
+            return list(ids)
+        starts = [span.start for span in split_sentences(text, None)]
+        first_token: dict[
+            int, int
+        ] = {}  # sentence start (chars) -> index of the first token that ends inside that sentence
+        token = 0
+        for start in starts:
+            while token < len(ids) and offsets[token][1] <= start:
+                token += 1
+            first_token[start] = token
+        fitting = [first_token[s] for s in starts if len(ids) - first_token[s] <= budget]
+        keep_from = min(fitting) if fitting else (first_token[starts[-1]] if starts else 0)
+        if keep_from >= len(ids):  # a last "sentence" with no token of its own: keep the budget's worth
+            keep_from = len(ids) - budget
+        return list(ids[keep_from:])[-limit:]
+    if len(ids) <= limit:
+        return list(ids)
+    return list(ids[:limit]) if truncation == "start" else list(ids[len(ids) - limit :])
+
+
 def plan_windows(
-    pair: int,
+    document: int,
     query_ids: Sequence[int],
     sentence_ids: Sequence[Sequence[int]],
     layout: InputLayout,
@@ -79,7 +139,7 @@ def plan_windows(
         if placed:
             ids = layout.build(list(query_ids), context)
             frags = tuple(Fragment(s, offset + a, offset + b) for s, a, b in placed)
-            windows.append(Window(pair, tuple(ids), frags))
+            windows.append(Window(document, tuple(ids), frags))
             context.clear()
             placed.clear()
 

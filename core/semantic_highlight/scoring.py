@@ -15,7 +15,7 @@ import torch
 from .models.base import LoadedModel
 from .packing import Window, plan_batches
 
-__all__ = ["WindowScores", "score_windows"]
+__all__ = ["WindowScores", "score_batch", "score_windows"]
 
 
 @dataclass(frozen=True)
@@ -34,43 +34,54 @@ def _fragment_means(probs: np.ndarray, window: Window) -> tuple[float, ...]:
     return tuple(out)
 
 
+def score_batch(model: LoadedModel, windows: Sequence[Window]) -> list[WindowScores]:
+    """One padded forward pass over ``windows`` (one model batch); results in the order of ``windows``.
+
+    The caller chooses the batch (:func:`~semantic_highlight.packing.plan_batches`): :func:`score_windows`
+    for one call, :class:`~semantic_highlight.scheduler.BatchScheduler` across calls.
+    """
+    if not windows:
+        return []
+    width = max(len(w) for w in windows)
+    ids = np.full((len(windows), width), model.layout.pad_id, dtype=np.int64)
+    mask = np.zeros((len(windows), width), dtype=np.int64)
+    for row, window in enumerate(windows):
+        n = len(window)
+        ids[row, :n] = window.input_ids
+        mask[row, :n] = 1
+    input_ids = torch.from_numpy(ids)
+    attention = torch.from_numpy(mask)
+    if model.device.type == "cuda":
+        input_ids, attention = input_ids.pin_memory(), attention.pin_memory()
+    input_ids = input_ids.to(model.device, non_blocking=True)
+    attention = attention.to(model.device, non_blocking=True)
+    with torch.inference_mode():
+        keep, ranking = model.forward(input_ids, attention)
+    keep_np = keep.float().cpu().numpy()
+    rank_np = ranking.float().cpu().numpy() if ranking is not None else None
+    return [
+        WindowScores(_fragment_means(keep_np[row], window), float(rank_np[row]) if rank_np is not None else None)
+        for row, window in enumerate(windows)
+    ]
+
+
 def score_windows(
     model: LoadedModel,
     windows: Sequence[Window],
     max_batch_tokens: int,
-    on_batch: Callable[[int], None] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
     max_padding: float = 0.1,
 ) -> list[WindowScores]:
-    """Score every window; results are in the order of ``windows``.
+    """Score every window in length-sorted batches, synchronously; results are in the order of ``windows``.
 
-    ``on_batch`` is called with the number of windows finished after each batch (progress bars).
+    ``on_batch(done, total)`` is called after each batch with the windows scored so far and in all.
     """
     results: list[WindowScores | None] = [None] * len(windows)
-    if not windows:
-        return []
-    pad = model.layout.pad_id
-    pin = model.device.type == "cuda"
+    done = 0
     for batch in plan_batches([len(w) for w in windows], max_batch_tokens, max_padding):
-        width = max(len(windows[i]) for i in batch)
-        ids = np.full((len(batch), width), pad, dtype=np.int64)
-        mask = np.zeros((len(batch), width), dtype=np.int64)
-        for row, i in enumerate(batch):
-            n = len(windows[i])
-            ids[row, :n] = windows[i].input_ids
-            mask[row, :n] = 1
-        input_ids = torch.from_numpy(ids)
-        attention = torch.from_numpy(mask)
-        if pin:
-            input_ids, attention = input_ids.pin_memory(), attention.pin_memory()
-        input_ids = input_ids.to(model.device, non_blocking=True)
-        attention = attention.to(model.device, non_blocking=True)
-        with torch.inference_mode():
-            keep, ranking = model.forward(input_ids, attention)
-        keep_np = keep.float().cpu().numpy()
-        rank_np = ranking.float().cpu().numpy() if ranking is not None else None
-        for row, i in enumerate(batch):
-            rank = float(rank_np[row]) if rank_np is not None else None
-            results[i] = WindowScores(_fragment_means(keep_np[row], windows[i]), rank)
+        for i, scores in zip(batch, score_batch(model, [windows[i] for i in batch]), strict=True):
+            results[i] = scores
+        done += len(batch)
         if on_batch is not None:
-            on_batch(len(batch))
+            on_batch(done, len(windows))
     return [r for r in results if r is not None]

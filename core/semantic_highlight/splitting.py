@@ -13,6 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from .aggregate import check_count
+
 __all__ = ["DEFAULT_MAX_SENTENCE_CHARS", "Span", "split_sentences"]
 
 DEFAULT_MAX_SENTENCE_CHARS = 400
@@ -55,13 +57,17 @@ def _is_flag_half(ch: str) -> bool:
     return "\U0001f1e6" <= ch <= "\U0001f1ff"  # regional indicator: two make one flag
 
 
-def _splits_a_character(text: str, i: int) -> bool:
-    """Cutting before ``text[i]`` would split what a reader sees as one character."""
+def _splits_a_character(text: str, i: int, lo: int = 0) -> bool:
+    """Cutting before ``text[i]`` would split what a reader sees as one character.
+
+    Flag pairs are counted from ``lo`` (the start of the piece being cut), so a long run of flags
+    costs one bounded scan per piece, not a scan back to the start of the text.
+    """
     if _joins_previous(text[i]) or text[i - 1] in _JOINERS:
         return True
     if _is_flag_half(text[i]) and _is_flag_half(text[i - 1]):
         run = 0
-        while i - 1 - run >= 0 and _is_flag_half(text[i - 1 - run]):
+        while i - 1 - run >= lo and _is_flag_half(text[i - 1 - run]):
             run += 1
         return run % 2 == 1  # an odd number before: text[i] completes a flag
     return False
@@ -284,44 +290,46 @@ def _cjk_context(text: str, start: int, end: int) -> bool:
     return _is_cjk(prev) or (end < len(text) and _is_cjk(text[end]))
 
 
-def _cap(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
-    """Cut ``text[start:end]`` into pieces of at most ``max_chars`` content characters.
+def _cut_long_sentence(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
+    """Cut the sentence ``text[start:end]`` into pieces of at most ``max_chars`` content characters.
 
     Cuts go after the last clause mark in the allowed range, else after the last space, else
     at the length limit, moved back so an accent, emoji modifier, flag or joined sequence stays whole;
-    whitespace after a cut stays with the piece before it.
+    whitespace after a cut stays with the piece before it. Linear in ``end - start``: the sentence's
+    trailing whitespace is measured once, and each piece scans at most ``max_chars`` characters.
     """
+    content_end = end
+    while content_end > start and text[content_end - 1].isspace():
+        content_end -= 1
     pieces: list[tuple[int, int]] = []
-    while True:
-        content_end = end
-        while content_end > start and text[content_end - 1].isspace():
-            content_end -= 1
-        if content_end - start <= max_chars:
-            pieces.append((start, end))
-            return pieces
-        limit = start + max_chars
-        lower = start + max_chars // 3
-        cut = -1
-        for k in range(limit, lower, -1):
-            if text[k - 1] in _CLAUSE_MARKS:
-                cut = k
-                break
-        if cut < 0:
-            for k in range(limit, lower, -1):
-                if text[k - 1].isspace():
-                    cut = k - 1
-                    break
-        if cut < 0:  # by length, but never inside a character sequence (accent, emoji, joiner)
-            cut = limit
-            while cut > max(lower, start + 1) and _splits_a_character(text, cut):
-                cut -= 1
-            if _splits_a_character(text, cut):
-                cut = limit  # a run of marks longer than the range: cut it by length after all
+    while content_end - start > max_chars:
+        cut = _length_cut(text, start, max_chars)
         nxt = cut
         while nxt < end and text[nxt].isspace():
             nxt += 1
         pieces.append((start, nxt))
         start = nxt
+    pieces.append((start, end))
+    return pieces
+
+
+def _length_cut(text: str, start: int, max_chars: int) -> int:
+    """Where to end the piece that starts at ``start`` (``text`` goes on past ``start + max_chars``)."""
+    limit = start + max_chars
+    lower = start + max_chars // 3
+    for k in range(limit, lower, -1):
+        if text[k - 1] in _CLAUSE_MARKS:
+            return k
+    for k in range(limit, lower, -1):
+        if text[k - 1].isspace():
+            return k - 1
+    # By length, but never inside a character sequence (accent, emoji, joiner).
+    cut = limit
+    while cut > max(lower, start + 1) and _splits_a_character(text, cut, start):
+        cut -= 1
+    if _splits_a_character(text, cut, start):
+        cut = limit  # a run of marks longer than the range: cut it by length after all
+    return cut
 
 
 def split_sentences(text: str, max_chars: int | None = DEFAULT_MAX_SENTENCE_CHARS) -> list[Span]:
@@ -335,8 +343,7 @@ def split_sentences(text: str, max_chars: int | None = DEFAULT_MAX_SENTENCE_CHAR
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    if max_chars is not None and max_chars < 1:
-        raise ValueError(f"max_chars must be >= 1 or None, got {max_chars}")
+    max_chars = check_count(max_chars, "max_chars", 1)
     n = len(text)
     starts: list[int] = []
     pos = 0
@@ -352,6 +359,6 @@ def split_sentences(text: str, max_chars: int | None = DEFAULT_MAX_SENTENCE_CHAR
     spans: list[Span] = []
     for i, s in enumerate(starts):
         e = starts[i + 1] if i + 1 < len(starts) else n
-        pieces = [(s, e)] if max_chars is None else _cap(text, s, e, max_chars)
+        pieces = [(s, e)] if max_chars is None else _cut_long_sentence(text, s, e, max_chars)
         spans.extend(Span(a, b, text[a:b]) for a, b in pieces)
     return spans

@@ -8,6 +8,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, Callba
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever, RetrieverLike
 from pydantic import Field, field_validator
+from semantic_highlight.aggregate import check_count
 
 from .compressor import _HighlightSettings
 
@@ -15,9 +16,8 @@ __all__ = ["SemanticHighlightRetriever"]
 
 
 def _check_k(k: Any) -> int | None:
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-        raise ValueError(f"k must be a positive int or None, got {k!r}")
-    return k
+    """``k`` as given when it is ``None`` or an int >= 1: ``TypeError`` for another type, ``ValueError`` below 1."""
+    return check_count(k, "k", 1)
 
 
 class SemanticHighlightRetriever(_HighlightSettings, BaseRetriever):
@@ -32,7 +32,7 @@ class SemanticHighlightRetriever(_HighlightSettings, BaseRetriever):
     k: int | None = Field(default=None)
     """Return at most this many documents (``None``: all that survive highlighting)."""
 
-    @field_validator("k")
+    @field_validator("k", mode="before")
     @classmethod
     def _valid_k(cls, value: int | None) -> int | None:
         return _check_k(value)

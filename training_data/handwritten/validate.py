@@ -1,7 +1,8 @@
 """Validate the hand-written examples (every ``*.jsonl`` in this folder).
 
 Checks: every line parses; required fields; ids unique; "".join(sentences) is a substring of the
-source passage (DRCD compared after OpenCC t2s unless script == traditional); 3-12 sentences;
+source passage (DRCD compared after OpenCC t2s unless script == traditional; each part of a joined-passages
+record against its own source); 3-12 sentences (per part);
 indices in range and unique; unanswerable <=> relevant == []; no evaluation-set sources; a
 same-language ``paraphrase`` query shares no term with its relevant sentences by the keyword baseline's own
 definition (stemmed English content words, Chinese character bigrams, after t2s), so the keyword baseline scores
@@ -95,14 +96,15 @@ def main():
                 err += 1
             S, rel = o["sentences"], o["relevant"]
             joined = "".join(S)
-            P = passages(src)
-            ok = P is not None and (joined in P or (t2s is not None and joined in t2s(P)))
-            if not ok:
-                print("not a substring of source passage", o["id"])
-                err += 1
-            if not 3 <= len(S) <= 12:
-                print("sentence count", o["id"], len(S))
-                err += 1
+            for part_src, part in excerpts(o):
+                P = passages(part_src)
+                text = "".join(part).rstrip()
+                if P is None or not (text in P or (t2s is not None and text in t2s(P))):
+                    print("not a substring of source passage", o["id"])
+                    err += 1
+                if not 3 <= len(part) <= 12:
+                    print("sentence count", o["id"], len(part))
+                    err += 1
             if not all(isinstance(i, int) and 0 <= i < len(S) for i in rel) or len(set(rel)) != len(rel):
                 print("bad indices", o["id"])
                 err += 1
@@ -130,6 +132,21 @@ def main():
     if "--no-overlap" not in sys.argv:
         total_err += overlap_errors(texts, t2s)
     sys.exit(1 if total_err else 0)
+
+
+def excerpts(o: dict) -> list[tuple[dict, list[str]]]:
+    """``(source, sentences)`` of each excerpt: one, or the parts of a joined-passages record (``context_parts``:
+    each part's ``source`` and sentence count, in order; written by ``training_data/build_agent_shapes.py``)."""
+    parts = o.get("context_parts")
+    if not parts:
+        return [(o["source"], o["sentences"])]
+    out, start = [], 0
+    for p in parts:
+        out.append((p["source"], o["sentences"][start : start + p["sentences"]]))
+        start += p["sentences"]
+    if start != len(o["sentences"]):
+        out.append((o["source"], []))  # counts do not add up: reported as a bad part
+    return out
 
 
 def paraphrase_overlap(o: dict, t2s: Callable[[str], str] | None) -> set[str]:

@@ -19,7 +19,7 @@ import re
 import string
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -446,58 +446,84 @@ def annotate(
     ledger = _Ledger(out)
     report = AnnotateReport()
     worker = _Annotator(backend, second_backend, cfg)
-    kind = "generate" if cfg.generate_queries else "label"
-
-    def units() -> Iterator[_Unit]:
-        started = 0
-        for index, item in enumerate(items):
-            if cfg.limit is not None and started >= cfg.limit:
-                return
-            report.input_items += 1
-            try:
-                if item is None:
-                    raise ValueError("not a JSON object")
-                query = None if cfg.generate_queries else item.get("query")
-                if not cfg.generate_queries and (not isinstance(query, str) or not query.strip()):
-                    raise ValueError("missing 'query'")
-                spans = passage_spans(item)
-                if not spans:
-                    raise ValueError("empty passage")
-            except ValueError as exc:
-                log.warning("input item %d skipped: %s", index, exc)
-                report.invalid_input += 1
-                continue
-            h = _hash(kind, query, spans)
-            if h in ledger.done:
-                report.skipped_done += 1
-                continue
-            ledger.done.add(h)  # duplicates within one input are annotated once
-            lang = cfg.lang if cfg.lang in ("en", "zh") else detect_lang("".join(s.text for s in spans))
-            started += 1
-            yield _Unit(index, item, spans, lang, h)
-
-    def collect(fut: Future[_Outcome]) -> None:
-        res = fut.result()
-        report.processed += 1
-        if res.error is not None:
-            report.errors += 1
-            log.warning("item failed: %s", res.error)
-            return
-        ledger.append(res.kept, res.rejected)
-        report.generated_queries += res.generated
-        report.filtered["kept"] += len(res.kept)
-        for r in res.rejected:
-            report.filtered[r["reason"]] += 1
-        if report.processed % 50 == 0:
-            log.info("%d items processed, %d samples kept", report.processed, report.written)
-
-    backends = [
+    metered = [
         b
         for b in {id(x): x for x in (backend, second_backend) if x is not None}.values()
         if isinstance(getattr(b, "usage", None), Usage)
     ]
-    before = [b.usage.as_dict() for b in backends]  # type: ignore[attr-defined]
-    pool = ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="annotate")
+    before = [b.usage.as_dict() for b in metered]  # type: ignore[attr-defined]
+    try:
+        _run_units(_units(items, cfg, ledger, report), worker, cfg.concurrency, lambda o: _collect(o, ledger, report))
+    finally:
+        for b, start in zip(metered, before, strict=True):
+            report.usage.merge(b.usage.since(start))  # type: ignore[attr-defined]
+    return report
+
+
+def _units(
+    items: Iterable[dict[str, Any] | None], cfg: AnnotateConfig, ledger: _Ledger, report: AnnotateReport
+) -> Iterator[_Unit]:
+    """The valid items not done yet (each input counted in ``report``), at most ``cfg.limit`` of them."""
+    kind = "generate" if cfg.generate_queries else "label"
+    started = 0
+    for index, item in enumerate(items):
+        if cfg.limit is not None and started >= cfg.limit:
+            return
+        report.input_items += 1
+        try:
+            query, spans = _checked_item(item, cfg)
+        except ValueError as exc:
+            log.warning("input item %d skipped: %s", index, exc)
+            report.invalid_input += 1
+            continue
+        h = _hash(kind, query, spans)
+        if h in ledger.done:
+            report.skipped_done += 1
+            continue
+        ledger.done.add(h)  # duplicates within one input are annotated once
+        lang = cfg.lang if cfg.lang in ("en", "zh") else detect_lang("".join(s.text for s in spans))
+        started += 1
+        assert item is not None
+        yield _Unit(index, item, spans, lang, h)
+
+
+def _checked_item(item: dict[str, Any] | None, cfg: AnnotateConfig) -> tuple[str | None, list[Span]]:
+    """``(query, passage spans)`` of an input item (query ``None`` when generating); ``ValueError`` saying
+    what is wrong with it."""
+    if item is None:
+        raise ValueError("not a JSON object")
+    query = None if cfg.generate_queries else item.get("query")
+    if not cfg.generate_queries and (not isinstance(query, str) or not query.strip()):
+        raise ValueError("missing 'query'")
+    spans = passage_spans(item)
+    if not spans:
+        raise ValueError("empty passage")
+    return query, spans
+
+
+def _collect(res: _Outcome, ledger: _Ledger, report: AnnotateReport) -> None:
+    """Write one finished unit's samples and count them."""
+    report.processed += 1
+    if res.error is not None:
+        report.errors += 1
+        log.warning("item failed: %s", res.error)
+        return
+    ledger.append(res.kept, res.rejected)
+    report.generated_queries += res.generated
+    report.filtered["kept"] += len(res.kept)
+    for r in res.rejected:
+        report.filtered[r["reason"]] += 1
+    if report.processed % 50 == 0:
+        log.info("%d items processed, %d samples kept", report.processed, report.written)
+
+
+def _run_units(
+    units: Iterator[_Unit], worker: _Annotator, concurrency: int, collect: Callable[[_Outcome], None]
+) -> None:
+    """Run ``worker`` over ``units`` on ``concurrency`` threads (at most twice that many queued), handing each
+    outcome to ``collect`` in the calling thread. Interrupted or crashed, it lets running calls finish and
+    keeps every result already paid for before re-raising."""
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="annotate")
     pending: set[Future[_Outcome]] = set()
 
     def drain(keep: int) -> None:
@@ -505,27 +531,23 @@ def annotate(
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in finished:
                 pending.discard(fut)
-                collect(fut)
+                collect(fut.result())
 
     try:
-        for unit in units():
+        for unit in units:
             pending.add(pool.submit(worker.run, unit))
-            drain(2 * cfg.concurrency - 1)
+            drain(2 * concurrency - 1)
         drain(0)
     except BaseException as exc:
-        # interrupted or crashed: let running calls finish and keep every result already paid for
         why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped by {type(exc).__name__}"
         log.warning("%s: waiting for running requests, keeping their results; re-run to resume", why)
         pool.shutdown(wait=True, cancel_futures=True)
         for fut in list(pending):
             if fut.done() and not fut.cancelled() and fut.exception() is None:
-                collect(fut)
+                collect(fut.result())
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        for b, start in zip(backends, before, strict=True):
-            report.usage.merge(b.usage.since(start))  # type: ignore[attr-defined]
-    return report
 
 
 def annotate_file(

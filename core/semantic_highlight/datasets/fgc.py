@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from semantic_highlight.datasets._common import report
 from semantic_highlight.datasets.types import Example
@@ -13,14 +14,14 @@ from semantic_highlight.datasets.types import Example
 _SENTENCE_END = "。！？!?\n"
 
 
-def _segments(doc: dict[str, object]) -> tuple[list[str], int]:
+def _segments(doc: dict[str, Any]) -> tuple[list[str], int]:  # a parsed JSON object
     """The ``SENTS`` clauses as contiguous text units of ``DTEXT_CN``: text before the first
     clause joins it, a gap between clauses joins the clause before it. Text after the last
     clause is not covered by any clause (never labelled) and is cut; returns its length too."""
     text = str(doc.get("DTEXT_CN") or "")
     sents = doc.get("SENTS") or []
-    starts = [int(s["start"]) for s in sents]  # type: ignore[index, union-attr]
-    ends = [int(s["end"]) for s in sents]  # type: ignore[index, union-attr]
+    starts = [int(s["start"]) for s in sents]
+    ends = [int(s["end"]) for s in sents]
     units = []
     for i in range(len(starts)):
         a = 0 if i == 0 else starts[i]

@@ -5,22 +5,23 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from semantic_highlight.datasets._common import glue_whitespace, report
 from semantic_highlight.datasets.types import Example
 
 
-def _read(path: Path) -> list[dict[str, object]]:
+def _read(path: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8").strip()
     if text.startswith("["):
         return json.loads(text)
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def _facts(item: dict[str, object]) -> list[tuple[str, int]]:
+def _facts(item: dict[str, Any]) -> list[tuple[str, int]]:
     """Supporting facts as (title, sentence id), for ``[title, id]`` and ``[title, [ids], ...]`` layouts."""
     facts: list[tuple[str, int]] = []
-    for sf in item.get("supporting_facts", []):  # type: ignore[union-attr]
+    for sf in item.get("supporting_facts", []):
         title, ids = sf[0], sf[1]
         facts.extend((title, int(i)) for i in (ids if isinstance(ids, list) else [ids]))
     return facts
@@ -48,7 +49,7 @@ def load_hotpotqa(
     for item in _read(path):
         qid = str(item.get("_id", len(out)))
         question = str(item.get("question", "")).strip()
-        paras = {str(t): list(s) for t, s in item.get("context", [])}  # type: ignore[union-attr]
+        paras = {str(t): list(s) for t, s in item.get("context", [])}
         facts = _facts(item)
         present = [(t, i) for t, i in facts if t in paras and i < len(paras[t])]
         if not facts or not present:

@@ -4,7 +4,8 @@
 :class:`ResultTable`; ``semantic-highlight eval`` is the command-line front.
 """
 
+from .dataset import EvalDataset
 from .metrics import Metrics, compute_metrics, sweep_f1
-from .runner import EvalDataset, ResultRow, ResultTable, evaluate
+from .runner import ResultRow, ResultTable, evaluate
 
 __all__ = ["EvalDataset", "Metrics", "ResultRow", "ResultTable", "compute_metrics", "evaluate", "sweep_f1"]

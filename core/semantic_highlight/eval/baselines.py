@@ -227,7 +227,7 @@ class EmbeddingBaseline:
         if progress:
             from tqdm.auto import tqdm
 
-            starts = tqdm(starts, desc=f"e5 {kind}s", unit="chunk")  # type: ignore[assignment]
+            starts = tqdm(starts, desc=f"e5 {kind}s", unit="chunk")
         parts = [encode(texts[i : i + chunk], bf16=self.bf16, batch_size=self.batch_size) for i in starts]
         return torch.cat(parts) if parts else torch.zeros(0)
 

@@ -89,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     from semantic_highlight.eval.report import format_table, write_all
     from semantic_highlight.eval.runner import ResultTable, evaluate
+    from semantic_highlight.options import SelectionOptions
 
     models = list(args.model or ["default"])
     if args.baselines:
@@ -115,12 +116,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_markdown(merged, Path(args.out) / "results.md")
 
     try:
-        table = evaluate(
-            models,
-            args.dataset or ["suite"],
+        selection = SelectionOptions(
             threshold=args.threshold,
             fallback_threshold=args.fallback_threshold,
             relative_threshold=args.relative_threshold,
+        )
+        table = evaluate(
+            models,
+            args.dataset or ["suite"],
+            selection,
             sweep=args.sweep,
             progress=not args.no_progress,
             data_dir=args.data_dir,
@@ -130,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             e5_dir=args.e5,
             on_result=save_partial,
         )
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # a missing or unreadable file, a corrupt model, a bad option
         print(f"semantic-highlight eval: error: {exc}", file=sys.stderr)
         return 2
     table.meta["total_seconds"] = round(time.perf_counter() - started, 1)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["Metrics", "best_point", "compute_metrics", "f_beta", "sweep_f1"]
+__all__ = ["Metrics", "best_point", "compute_metrics", "f_beta", "selection_f1", "sweep_f1", "sweep_selection"]
 
 
 def f_beta(precision: float, recall: float, beta: float = 1.0) -> float:
@@ -91,24 +91,21 @@ def compute_metrics(gold: Sequence[Sequence[bool]], pred: Sequence[Sequence[bool
     )
 
 
-def sweep_f1(
-    gold: Sequence[Sequence[bool]],
+def sweep_selection(
     scores: Sequence[Sequence[float]],
     thresholds: Sequence[float],
     fallback_threshold: float | None = None,
     relative_threshold: float | None = None,
-) -> list[float]:
-    """Micro F1 when selecting ``score > t`` for each threshold ``t`` (vectorised).
+) -> np.ndarray:
+    """Which sentences are selected at each threshold: a ``[thresholds, sentences]`` boolean matrix over
+    the concatenated rows of ``scores`` (vectorised).
 
-    ``fallback_threshold`` and ``relative_threshold`` select as :func:`semantic_highlight.aggregate.select`
-    does: each example's best sentence (the first on ties) is also selected when nothing passes ``t``
-    and it scores above the fallback; once the best is selected, so is every sentence scoring at least
-    ``relative_threshold`` times it.
+    A sentence is selected when ``score > t``; ``fallback_threshold`` and ``relative_threshold`` select as
+    :func:`semantic_highlight.aggregate.select` does: each example's best sentence (the first on ties) is
+    also selected when nothing passes ``t`` and it scores above the fallback; once the best is selected,
+    so is every sentence scoring at least ``relative_threshold`` times it.
     """
-    g = np.fromiter((bool(x) for row in gold for x in row), dtype=bool)
     s = np.fromiter((float(x) for row in scores for x in row), dtype=np.float64)
-    if g.size != s.size:
-        raise ValueError("gold and scores differ in shape")
     t = np.asarray(list(thresholds), dtype=np.float64)[:, None]
     sel = s[None, :] > t
     if fallback_threshold is not None or relative_threshold is not None:
@@ -128,9 +125,17 @@ def sweep_f1(
             best_kept = best_kept | rescued[None, :]
         if relative_threshold is not None:
             sel |= best_kept & (s >= relative_threshold * row_best)[None, :]
-    tp = (sel & g).sum(1)
-    fp = (sel & ~g).sum(1)
-    fn = (~sel & g).sum(1)
+    return sel
+
+
+def selection_f1(gold: Sequence[Sequence[bool]], selected: np.ndarray) -> list[float]:
+    """Micro F1 of each row of a :func:`sweep_selection` matrix against ``gold``."""
+    g = np.fromiter((bool(x) for row in gold for x in row), dtype=bool)
+    if g.size != selected.shape[1]:
+        raise ValueError("gold and scores differ in shape")
+    tp = (selected & g).sum(1)
+    fp = (selected & ~g).sum(1)
+    fn = (~selected & g).sum(1)
     out = []
     for a, b, c in zip(tp, fp, fn, strict=True):
         if a + b + c == 0:
@@ -138,6 +143,18 @@ def sweep_f1(
             continue
         out.append(2 * a / (2 * a + b + c))
     return [float(x) for x in out]
+
+
+def sweep_f1(
+    gold: Sequence[Sequence[bool]],
+    scores: Sequence[Sequence[float]],
+    thresholds: Sequence[float],
+    fallback_threshold: float | None = None,
+    relative_threshold: float | None = None,
+) -> list[float]:
+    """Micro F1 when selecting ``score > t`` for each threshold ``t`` (with the fallback and relative
+    thresholds as in :func:`sweep_selection`)."""
+    return selection_f1(gold, sweep_selection(scores, thresholds, fallback_threshold, relative_threshold))
 
 
 def best_point(thresholds: Sequence[float], f1s: Sequence[float]) -> tuple[float, float]:

@@ -8,9 +8,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from semantic_highlight.eval.runner import ResultRow, ResultTable
+from semantic_highlight.eval.runner import Curve, ResultRow, ResultTable
 
-__all__ = ["format_table", "plot_sweeps", "to_markdown", "write_all", "write_json", "write_markdown"]
+__all__ = [
+    "format_table",
+    "plot_sweeps",
+    "savings_markdown",
+    "to_markdown",
+    "write_all",
+    "write_json",
+    "write_markdown",
+]
+
+_CURVE_POINTS = (0.1, 0.3, 0.5, 0.7, 0.9)
+"""Where along each sweep grid the savings curve is tabulated (threshold 0.1, 0.3, ... for checkpoints)."""
 
 _COLUMNS = ("dataset", "lang", "n", "model", "thr", "P", "R", "F1", "F2", "macro F1", "kept", "gold", "sent/s")
 
@@ -65,9 +76,89 @@ def format_table(table: ResultTable) -> str:
     ]
     lines.insert(1, "-" * len(lines[0]))
     out = "\n".join(lines)
+    saved = [r for r in table.rows if r.savings]
+    if saved:
+        out += "\n\ncontext kept vs gold kept at the default selection (tokens: ~ = approximate, no tokenizer):\n"
+        out += "\n".join(
+            f"  {r.dataset:<14} {r.model:<12} tokens kept {r.savings['tokens_kept']:6.1%}{_approx(r)}  "
+            f"chars kept {r.savings['chars_kept']:6.1%}  gold recall {r.savings['gold_recall']:.3f}  "
+            f"answers kept {r.savings['answers_kept']:6.1%}"
+            for r in saved
+        )
     if table.skipped:
         out += "\n" + "\n".join(f"skipped: {s}" for s in table.skipped)
     return out
+
+
+def _approx(r: ResultRow) -> str:
+    return "~" if r.savings.get("token_counter") == "approx" else ""
+
+
+def _curve_cells(c: Curve) -> list[str]:
+    """``threshold: tokens kept / gold recall`` at :data:`_CURVE_POINTS` along the curve's grid."""
+    if not c.savings or not c.thresholds:
+        return [""] * len(_CURVE_POINTS)
+    last = len(c.thresholds) - 1
+    cells = []
+    for q in _CURVE_POINTS:
+        i = round(q * last)
+        cells.append(f"{c.thresholds[i]:.3g}: {c.savings['tokens_kept'][i]:.0%} / {c.savings['gold_recall'][i]:.2f}")
+    return cells
+
+
+def savings_markdown(table: ResultTable) -> list[str]:
+    """Markdown lines: context tokens kept vs gold kept per dataset and model, and (after a sweep) the
+    same trade-off along each threshold curve. Empty when no row has savings (an older results.json)."""
+    rows = [r for r in table.rows if r.savings]
+    if not rows:
+        return []
+    head = ["dataset", "lang", "model", "context tokens", "tokens kept", "saved", "chars kept", "gold recall"]
+    lines = ["", "### Context kept vs answers kept", "", _md_row([*head, "answers kept", "F1"])]
+    lines.append(_md_row(["---"] * (len(head) + 2)))
+    for r in rows:
+        v = r.savings
+        lines.append(
+            _md_row(
+                [
+                    r.dataset,
+                    r.lang,
+                    r.model,
+                    f"{v['context_tokens']:,}{_approx(r)}",
+                    f"{v['tokens_kept']:.1%}",
+                    f"{1 - v['tokens_kept']:.1%}",
+                    f"{v['chars_kept']:.1%}",
+                    f"{v['gold_recall']:.3f}",
+                    f"{v['answers_kept']:.1%}",
+                    f"{r.metrics.f1:.3f}",
+                ]
+            )
+        )
+    lines += [
+        "",
+        "At each model's default selection. tokens / chars kept: the selected sentences' share of all the "
+        "context's tokens / characters (the examples' non-blank sentences, summed over the dataset); saved = "
+        "1 - tokens kept. Tokens: the model's own tokenizer (subword tokens, no special tokens); ~: "
+        "approximated for baselines, which have none (one per CJK character, one per four other characters). "
+        "gold recall: share of gold sentences selected; answers kept: share of examples with a gold sentence "
+        "that keep at least one.",
+    ]
+    curves = [c for c in table.curves if c.savings]
+    if curves:
+        lines += [
+            "",
+            "#### Across thresholds (threshold: tokens kept / gold recall)",
+            "",
+            _md_row(["dataset", "model", *(f"{q:.0%} of grid" for q in _CURVE_POINTS)]),
+            _md_row(["---"] * (2 + len(_CURVE_POINTS))),
+        ]
+        lines += [_md_row([c.dataset, c.model, *_curve_cells(c)]) for c in curves]
+        lines += [
+            "",
+            "Each point moves the threshold only and keeps the model's fallback and relative threshold, as at "
+            "its default. Checkpoints sweep 0-1 (the columns are thresholds 0.1, 0.3, ... 0.9); baselines "
+            "sweep their score quantiles.",
+        ]
+    return lines
 
 
 def _md_row(cells: Sequence[str]) -> str:
@@ -120,6 +211,7 @@ def to_markdown(table: ResultTable, command: str | None = None) -> str:
             "best thr / best F1: the threshold with the highest micro F1 on this dataset itself "
             "(an oracle operating point, not a tuned one)."
         )
+    lines += savings_markdown(table)
     typed = [r for r in table.rows if r.by_type]
     if typed:
         lines += ["", "### By query type (our out-of-domain sets)", "",
@@ -134,12 +226,12 @@ def to_markdown(table: ResultTable, command: str | None = None) -> str:
     lines += ["", "### Datasets", ""]
     if meta.get("data_dir"):
         lines += [f"Shared data folder: `{meta['data_dir']}`; `benchmarks/data` is in this repository.", ""]
-    for d in table.datasets:
-        drops = ", ".join(f"{k} {v}" for k, v in sorted(d["dropped"].items())) or "none"
-        extra = f"; {d['note']}" if d.get("note") else ""
+    for info in table.datasets:
+        drops = ", ".join(f"{k} {v}" for k, v in sorted(info["dropped"].items())) or "none"
+        extra = f"; {info['note']}" if info.get("note") else ""
         lines.append(
-            f"- **{d['name']}** ({d['lang']}): {d['n_examples']} examples, {d['n_sentences']} sentences, "
-            f"{d['with_gold']} with gold; dropped: {drops}{extra}. Source: `{d['source']}`"
+            f"- **{info['name']}** ({info['lang']}): {info['n_examples']} examples, {info['n_sentences']} sentences, "
+            f"{info['with_gold']} with gold; dropped: {drops}{extra}. Source: `{info['source']}`"
         )
     lines += ["", "### Models", ""] + [f"- **{k}**: {v}" for k, v in table.models.items()]
     if table.skipped:

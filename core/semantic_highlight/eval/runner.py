@@ -23,7 +23,17 @@ import numpy as np
 
 from semantic_highlight.aggregate import select
 from semantic_highlight.datasets.types import Example
-from semantic_highlight.eval.metrics import Metrics, best_point, compute_metrics, sweep_f1
+from semantic_highlight.eval.dataset import EvalDataset
+from semantic_highlight.eval.metrics import Metrics, best_point, compute_metrics, selection_f1, sweep_selection
+from semantic_highlight.eval.savings import (
+    compute_savings,
+    labelled_sentences,
+    sentence_sizes,
+    sweep_savings,
+    token_counter,
+)
+from semantic_highlight.eval.suite import default_data_dir, expand_datasets, load_dataset
+from semantic_highlight.options import SelectionOptions
 
 __all__ = [
     "Curve",
@@ -45,8 +55,8 @@ log = logging.getLogger("semantic_highlight.eval")
 class Scorer(Protocol):
     """Anything the harness can evaluate: per-sentence scores, selected when ``score > threshold``.
 
-    A scorer may also have ``fallback_threshold`` and ``relative_threshold`` (see
-    :func:`semantic_highlight.aggregate.select`).
+    A scorer may also have ``selection`` (a :class:`~semantic_highlight.options.SelectionOptions`: fallback,
+    relative threshold, top_k, min_score; see :func:`semantic_highlight.aggregate.select`).
     """
 
     name: str
@@ -67,29 +77,23 @@ class HighlighterScorer:
         model: str | os.PathLike[str] | None = None,
         *,
         name: str | None = None,
-        threshold: float | None = None,
+        selection: SelectionOptions | None = None,
         device: str | None = None,
         dtype: str | None = None,
         max_batch_tokens: int = 16384,
-        fallback_threshold: float | None = None,
-        relative_threshold: float | None = None,
     ) -> None:
+        """``selection`` overrides the checkpoint's defaults field by field (``None`` fields keep them)."""
         from semantic_highlight import SemanticHighlighter
 
         self.highlighter = SemanticHighlighter(
-            model=model,
-            device=device,
-            dtype=dtype,
-            threshold=threshold,
-            fallback_threshold=fallback_threshold,
-            relative_threshold=relative_threshold,
-            max_batch_tokens=max_batch_tokens,
+            model=model, device=device, dtype=dtype, selection=selection, max_batch_tokens=max_batch_tokens
         )
         self.name = name or ("default" if model is None else Path(str(model)).name or str(model))
-        self.threshold = self.highlighter.threshold
-        self.fallback_threshold = self.highlighter.fallback_threshold
-        self.relative_threshold = self.highlighter.relative_threshold
-        given = "given" if threshold is not None else "checkpoint default"
+        self.selection: SelectionOptions = self.highlighter.selection
+        self.threshold: float = _threshold_of(self.selection)
+        self.fallback_threshold = self.selection.fallback_threshold
+        self.relative_threshold = self.selection.relative_threshold
+        given = "given" if selection is not None and selection.threshold is not None else "checkpoint default"
         self.note = (
             f"{self.highlighter.model.name} on {self.highlighter.device.type}, threshold {self.threshold:g} ({given})"
         )
@@ -101,7 +105,7 @@ class HighlighterScorer:
     def score(self, examples: Sequence[Example], *, progress: bool = False) -> list[list[float]]:
         """One batched pass; each example's sentences scored as given (NaN for blank ones)."""
         pairs = [(ex.query, [list(ex.sentences)]) for ex in examples]
-        results = self.highlighter.highlight_batch(pairs, threshold=self.threshold, show_progress=progress)
+        results = self.highlighter.highlight_batch(pairs, show_progress=progress)
         return [map_scores(ex, res[0].sentences) for ex, res in zip(examples, results, strict=True)]
 
 
@@ -125,31 +129,6 @@ def map_scores(example: Example, pieces: Sequence[Any]) -> list[float]:
 
 
 @dataclass
-class EvalDataset:
-    """A named list of examples plus how the loader got there."""
-
-    name: str
-    examples: list[Example]
-    lang: str = ""
-    source: str = ""
-    dropped: dict[str, int] = field(default_factory=dict)
-    """Reason -> count of examples (or, for ``*_sentences`` reasons, sentences) the loader left out."""
-    note: str = ""
-
-    def info(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "lang": self.lang,
-            "n_examples": len(self.examples),
-            "n_sentences": sum(sum(1 for s in e.sentences if s.strip()) for e in self.examples),
-            "with_gold": sum(1 for e in self.examples if e.relevant),
-            "source": self.source,
-            "dropped": dict(self.dropped),
-            "note": self.note,
-        }
-
-
-@dataclass
 class ResultRow:
     """One model on one dataset."""
 
@@ -166,6 +145,8 @@ class ResultRow:
     relative_threshold: float | None = None
     by_type: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per ``meta["query_type"]`` of the examples (our OOD sets): n, micro F1, macro F1, kept."""
+    savings: dict[str, Any] = field(default_factory=dict)
+    """Context kept vs gold kept at this selection (:class:`~semantic_highlight.eval.savings.Savings`)."""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -188,9 +169,12 @@ class Curve:
     thresholds: list[float]
     f1: list[float]
     default_threshold: float
+    savings: dict[str, list[float]] = field(default_factory=dict)
+    """Per threshold: ``tokens_kept``, ``chars_kept``, ``gold_recall``, ``answers_kept``
+    (:func:`~semantic_highlight.eval.savings.sweep_savings`)."""
 
 
-def _known_fields(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+def _known_fields(cls: Any, d: dict[str, Any]) -> dict[str, Any]:
     """``d`` without keys ``cls`` no longer has, so ``--append`` reads a results.json an older version wrote."""
     return {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
 
@@ -285,18 +269,15 @@ def threshold_grid(scores: Sequence[Sequence[float]], bounds: tuple[float, float
 def resolve_model(
     spec: str | os.PathLike[str] | Scorer,
     *,
-    threshold: float | None = None,
+    selection: SelectionOptions | None = None,
     device: str | None = None,
     dtype: str | None = None,
     e5_dir: str | None = None,
     data_dir: str | os.PathLike[str] | None = None,
-    fallback_threshold: float | None = None,
-    relative_threshold: float | None = None,
 ) -> Scorer:
     """``"default"`` (embedded model), ``"keyword"``, ``"embedding"``, a checkpoint path or hub id, or a Scorer.
 
-    ``threshold``, ``fallback_threshold`` and ``relative_threshold`` apply to checkpoints only; baselines keep their
-    documented operating points.
+    ``selection`` applies to checkpoints only; baselines keep their documented operating points.
     """
     if isinstance(spec, Scorer):
         return spec
@@ -310,12 +291,23 @@ def resolve_model(
 
         return EmbeddingBaseline(e5_dir, data_dir=data_dir)
     return HighlighterScorer(  # None: the embedded default model, named "default"
-        None if text == "default" else text,
-        threshold=threshold,
-        device=device,
-        dtype=dtype,
-        fallback_threshold=fallback_threshold,
-        relative_threshold=relative_threshold,
+        None if text == "default" else text, selection=selection, device=device, dtype=dtype
+    )
+
+
+def _threshold_of(selection: SelectionOptions) -> float:
+    return selection.threshold if selection.threshold is not None else 0.0
+
+
+def selection_of(scorer: Scorer) -> SelectionOptions:
+    """The options a scorer's scores are selected with: its ``selection`` when it has one, else its threshold."""
+    own = getattr(scorer, "selection", None)
+    if isinstance(own, SelectionOptions):
+        return own
+    return SelectionOptions(
+        threshold=scorer.threshold,
+        fallback_threshold=getattr(scorer, "fallback_threshold", None),
+        relative_threshold=getattr(scorer, "relative_threshold", None),
     )
 
 
@@ -338,13 +330,23 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
     t0 = time.perf_counter()
     scores = scorer.score(ds.examples, progress=progress)
     seconds = time.perf_counter() - t0
-    fallback = getattr(scorer, "fallback_threshold", None)
-    relative = getattr(scorer, "relative_threshold", None)
+    options = selection_of(scorer)
+    fallback, relative = options.fallback_threshold, options.relative_threshold
     gold, kept_scores = labelled_scores(ds.examples, scores)
     pred = [
-        select(row, scorer.threshold, fallback_threshold=fallback, relative_threshold=relative) for row in kept_scores
+        select(
+            row,
+            _threshold_of(options),
+            top_k=options.top_k,
+            min_score=options.min_score,
+            fallback_threshold=fallback,
+            relative_threshold=relative,
+        )
+        for row in kept_scores
     ]
     metrics = compute_metrics(gold, pred)
+    counter, count = token_counter(scorer)
+    chars, tokens = sentence_sizes(labelled_sentences(ds.examples), count)
     result = ResultRow(
         dataset=ds.name,
         lang=ds.lang,
@@ -356,20 +358,22 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
         seconds=round(seconds, 2),
         sentences_per_s=round(metrics.n_sentences / max(seconds, 1e-9), 1),
         by_type=_by_type(ds.examples, gold, pred),
+        savings=compute_savings(gold, pred, chars, tokens, counter).to_dict(),
     )
     curve = None
     if sweep:
         grid = threshold_grid(scores, scorer.bounds)
-        f1s = sweep_f1(gold, kept_scores, grid, fallback, relative)
+        selected = sweep_selection(kept_scores, grid, fallback, relative)
+        f1s = selection_f1(gold, selected)
         result.best_threshold, result.best_f1 = best_point(grid, f1s)
-        curve = Curve(ds.name, scorer.name, grid, f1s, scorer.threshold)
+        curve = Curve(ds.name, scorer.name, grid, f1s, scorer.threshold, sweep_savings(selected, gold, chars, tokens))
     return result, curve
 
 
 def evaluate(
     models: Sequence[str | os.PathLike[str] | Scorer],
     datasets: Sequence[str | os.PathLike[str] | EvalDataset],
-    threshold: float | None = None,
+    selection: SelectionOptions | None = None,
     sweep: bool = False,
     *,
     progress: bool = False,
@@ -379,44 +383,63 @@ def evaluate(
     dtype: str | None = None,
     e5_dir: str | None = None,
     on_result: Callable[[ResultTable], None] | None = None,
-    fallback_threshold: float | None = None,
-    relative_threshold: float | None = None,
 ) -> ResultTable:
     """Evaluate ``models`` (names, paths or Scorers) on ``datasets`` (suite names, files or EvalDatasets).
 
-    ``threshold``, ``fallback_threshold`` and ``relative_threshold`` override the checkpoints' defaults;
+    ``selection`` overrides the checkpoints' default selection options (``None`` fields keep them);
     ``sweep`` adds a threshold–F1 curve (at the fallback and relative thresholds in use) and the best point
     per model and dataset. A model that cannot be loaded (e.g. the embedding baseline without its encoder)
     is skipped with a message in ``ResultTable.skipped``. ``on_result(table)`` is called after each
     model × dataset run with the table so far (e.g. to save partial results).
     """
-    from semantic_highlight.eval.baselines import BaselineUnavailable
-    from semantic_highlight.eval.suite import default_data_dir, expand_datasets, load_dataset
-
+    if selection is not None and not isinstance(selection, SelectionOptions):
+        raise TypeError(f"selection must be a SelectionOptions or None, got {type(selection).__name__}")
     data = Path(data_dir) if data_dir is not None else default_data_dir()
+    loaded = _load_datasets(datasets, data, limit)
+    table = ResultTable(rows=[], datasets=[d.info() for d in loaded], models={})
+    table.skipped.extend(d.note for d in loaded if not d.examples and d.note)
+    loaded = [d for d in loaded if d.examples]
+    scorers = _load_scorers(
+        models, table, selection=selection, device=device, dtype=dtype, e5_dir=e5_dir, data_dir=data
+    )
+    threshold = selection.threshold if selection is not None else None
+    started = time.perf_counter()
+
+    def finished_one() -> None:
+        if on_result is not None:
+            table.meta = _meta(started, sweep, threshold, limit)
+            on_result(table)
+
+    _run_all(scorers, loaded, table, sweep=sweep, progress=progress, after_each=finished_one)
+    table.meta = _meta(started, sweep, threshold, limit)
+    table.meta["data_dir"] = str(data)
+    return table
+
+
+def _load_datasets(
+    datasets: Sequence[str | os.PathLike[str] | EvalDataset], data: Path, limit: int | None
+) -> list[EvalDataset]:
+    """Each argument as datasets: an :class:`EvalDataset` as is, a name or file through the suite loaders."""
     loaded: list[EvalDataset] = []
     for d in datasets:
         if isinstance(d, EvalDataset):
             loaded.append(d)
         else:
-            names = expand_datasets(str(d))
-            loaded.extend(load_dataset(n, data_dir=data, limit=limit) for n in names)
-    table = ResultTable(rows=[], datasets=[d.info() for d in loaded], models={})
-    table.skipped.extend(d.note for d in loaded if not d.examples and d.note)
-    loaded = [d for d in loaded if d.examples]
+            loaded.extend(load_dataset(n, data_dir=data, limit=limit) for n in expand_datasets(str(d)))
+    return loaded
+
+
+def _load_scorers(
+    models: Sequence[str | os.PathLike[str] | Scorer], table: ResultTable, **options: Any
+) -> list[Scorer]:
+    """Each model spec as a uniquely named scorer, recorded in ``table.models``; an unavailable baseline is
+    logged and recorded in ``table.skipped`` instead. ``options`` go to :func:`resolve_model`."""
+    from semantic_highlight.eval.baselines import BaselineUnavailable
+
     scorers: list[Scorer] = []
     for spec in models:
         try:
-            scorer = resolve_model(
-                spec,
-                threshold=threshold,
-                device=device,
-                dtype=dtype,
-                e5_dir=e5_dir,
-                data_dir=data,
-                fallback_threshold=fallback_threshold,
-                relative_threshold=relative_threshold,
-            )
+            scorer = resolve_model(spec, **options)
         except BaselineUnavailable as exc:
             log.warning("%s", exc)
             table.skipped.append(str(exc))
@@ -427,13 +450,25 @@ def evaluate(
             scorer.name = f"{base}#{n}"
         scorers.append(scorer)
         table.models[scorer.name] = scorer.note
+    return scorers
+
+
+def _run_all(
+    scorers: Sequence[Scorer],
+    datasets: Sequence[EvalDataset],
+    table: ResultTable,
+    *,
+    sweep: bool,
+    progress: bool,
+    after_each: Callable[[], None],
+) -> None:
+    """Every scorer on every dataset, rows and curves appended to ``table``; ``after_each()`` after each run."""
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(scorers) * len(loaded), desc="eval", unit="run")
-    started = time.perf_counter()
-    for ds in loaded:
+        bar = tqdm(total=len(scorers) * len(datasets), desc="eval", unit="run")
+    for ds in datasets:
         for scorer in scorers:
             if bar is not None:
                 bar.set_postfix_str(f"{scorer.name} on {ds.name} ({len(ds.examples)} ex.)")
@@ -443,14 +478,9 @@ def evaluate(
                 table.curves.append(curve)
             if bar is not None:
                 bar.update()
-            if on_result is not None:
-                table.meta = _meta(started, sweep, threshold, limit)
-                on_result(table)
+            after_each()
     if bar is not None:
         bar.close()
-    table.meta = _meta(started, sweep, threshold, limit)
-    table.meta["data_dir"] = str(data)
-    return table
 
 
 def _meta(started: float, sweep: bool, threshold: float | None, limit: int | None) -> dict[str, Any]:

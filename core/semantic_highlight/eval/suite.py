@@ -16,6 +16,11 @@ Also loadable by name: ``fgc-all`` (train + dev + test), ``fgc-sentence`` (dev +
 into sentences), ``xquad-en-zh`` / ``xquad-zh-en`` (XQuAD's questions in one language on the parallel
 passages in the other: mixed-language retrieval). Any other argument is a file: ``.jsonl`` (our format),
 ``.tsv`` (WikiQA), ``.json`` (MultiSpanQA, FGC, Open Provence or SQuAD-style, by shape).
+
+Agent-style variants (issue 22; not in ``suite``; same gold as their natural source): ``ood-en-keyword`` /
+``ood-zh-keyword`` (each question rewritten by hand as a 2-6-keyword search string), ``ood-en-chat`` /
+``ood-zh-chat`` (a hand-written chat history of 42-92 tokens, then the natural question) and ``xquad-en-joined``
+/ ``xquad-zh-joined`` (each XQuAD passage placed among 2-4 passages of other XQuAD articles, built at load time).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from semantic_highlight.datasets.types import Example
-from semantic_highlight.eval.runner import EvalDataset
+from semantic_highlight.eval.dataset import EvalDataset
 
 __all__ = [
     "DATASETS",
@@ -136,6 +141,47 @@ def _ood(filename: str, lang: str) -> Callable[[Path, Counter[str]], list[Exampl
     return load
 
 
+def _xquad_joined(lang: str) -> Callable[[Path, Counter[str]], list[Example]]:
+    """XQuAD with each passage placed among 2-4 passages of other articles (a tool output of joined results).
+
+    Deterministic: the neighbours, their number and the passage's place come from a generator seeded with the
+    question id and index passages by order, so ``en`` and ``zh`` get the same arrangement. The gold sentences are
+    the same ones, shifted; passages are separated by a blank line."""
+
+    def load(d: Path, stats: Counter[str]) -> list[Example]:
+        import random
+        import zlib
+
+        examples = _xquad(lang)(d, stats)
+        index: dict[tuple[str, ...], int] = {}
+        titles: list[str] = []
+        for e in examples:
+            if e.sentences not in index:
+                index[e.sentences] = len(index)
+                titles.append(str(e.meta.get("title", "")))
+        passages = list(index)
+        out = []
+        for e in examples:
+            rng = random.Random(zlib.crc32(e.id.split(":", 1)[1].encode()))
+            own = index[e.sentences]
+            others = [i for i in range(len(passages)) if titles[i] != titles[own]]
+            picked = rng.sample(others, rng.randint(2, 4))
+            picked.insert(rng.randint(0, len(picked)), own)
+            sentences: list[str] = []
+            relevant: set[int] = set()
+            for i in picked:
+                if i == own:
+                    relevant = {len(sentences) + j for j in e.relevant}
+                sentences.extend(passages[i][:-1])
+                sentences.append(passages[i][-1].rstrip() + "\n\n")
+            sentences[-1] = sentences[-1].rstrip()
+            joined = replace(e, sentences=tuple(sentences), relevant=frozenset(relevant), source=f"xquad-{lang}-joined")
+            out.append(joined)
+        return out
+
+    return load
+
+
 DATASETS: dict[str, tuple[str, Callable[[Path, Counter[str]], list[Example]], str]] = {
     "multispanqa": ("en", _msqa, "multispanqa/valid.json"),
     "xquad-en": ("en", _xquad("en"), "xquad/xquad.en.json"),
@@ -148,6 +194,20 @@ DATASETS: dict[str, tuple[str, Callable[[Path, Counter[str]], list[Example]], st
     "wikiqa": ("en", _wikiqa, "wikiqa/WikiQA-test.tsv"),
     "ood-en": ("en", _ood("wikitext2_ood_en.jsonl", "en"), "benchmarks/data/wikitext2_ood_en.jsonl"),
     "ood-zh": ("zh", _ood("thucnews_ood_zh.jsonl", "zh"), "benchmarks/data/thucnews_ood_zh.jsonl"),
+    "ood-en-keyword": (
+        "en",
+        _ood("wikitext2_ood_en_keyword.jsonl", "en"),
+        "benchmarks/data/wikitext2_ood_en_keyword.jsonl",
+    ),
+    "ood-en-chat": ("en", _ood("wikitext2_ood_en_chat.jsonl", "en"), "benchmarks/data/wikitext2_ood_en_chat.jsonl"),
+    "ood-zh-keyword": (
+        "zh",
+        _ood("thucnews_ood_zh_keyword.jsonl", "zh"),
+        "benchmarks/data/thucnews_ood_zh_keyword.jsonl",
+    ),
+    "ood-zh-chat": ("zh", _ood("thucnews_ood_zh_chat.jsonl", "zh"), "benchmarks/data/thucnews_ood_zh_chat.jsonl"),
+    "xquad-en-joined": ("en", _xquad_joined("en"), "xquad/xquad.en.json (joined at load time)"),
+    "xquad-zh-joined": ("zh", _xquad_joined("zh"), "xquad/xquad.zh.json (joined at load time)"),
 }
 """name -> (language, loader(data_dir, stats), where the data lives)."""
 
@@ -167,8 +227,18 @@ def _drops(stats: Counter[str]) -> dict[str, int]:
 
 
 def load_file(path: str | os.PathLike[str], stats: Counter[str] | None = None) -> list[Example]:
-    """Load a labelled file by extension and shape (see the module docstring)."""
+    """Load a labelled file by extension and shape (see the module docstring); ``ValueError`` naming the file
+    when it is not UTF-8 or not JSON where JSON is expected."""
     p = Path(path)
+    try:
+        return _load_by_format(p, stats)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{p} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{p} is not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno})") from None
+
+
+def _load_by_format(p: Path, stats: Counter[str] | None) -> list[Example]:
     if p.suffix == ".jsonl":
         head = next((line for line in p.open(encoding="utf-8") if line.strip()), "{}")
         if "context_spans" in json.loads(head):
@@ -219,6 +289,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, limi
         source = where
     else:
         path = Path(name)
+        if path.is_dir():
+            raise IsADirectoryError(f"{name} is a directory; pass a dataset file (.jsonl, .json or .tsv) or a name")
         if not path.is_file():
             raise FileNotFoundError(f"no dataset named {name!r} and no such file (names: suite, {', '.join(DATASETS)})")
         examples = load_file(path, stats)

@@ -46,17 +46,39 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if isinstance(device, (str, torch.device)):
-        return torch.device(device)
-    raise TypeError(f"device must be a str, torch.device or None, got {type(device).__name__}")
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a str, torch.device or None, got {type(device).__name__}")
+    try:
+        chosen = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"device {device!r} is not a device; use 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
+    _check_available(chosen)
+    return chosen
+
+
+def _check_available(device: torch.device) -> None:
+    """``ValueError`` naming ``device`` when this machine cannot run on it (before any weights load)."""
+    if device.type == "cpu":
+        return
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {str(device)!r} was asked for, but CUDA is not available on this machine")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"device {str(device)!r} was asked for, but this machine has {count} CUDA device(s)")
+        return
+    if device.type == "mps":
+        if getattr(torch.backends, "mps", None) is None or not torch.backends.mps.is_available():
+            raise ValueError(f"device {str(device)!r} was asked for, but MPS is not available on this machine")
+        return
+    raise ValueError(f"device {str(device)!r} is not supported; use 'cpu', 'cuda', 'cuda:N' or 'mps'")
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
     """``None`` picks bf16 (or fp16) on GPUs and fp32 on CPU; ``"int8"`` is CPU dynamic quantization.
 
-    fp32 stays the CPU default from measurement (``semantic-highlight bench``, 2 Xeon vCPUs with
-    AVX512-BF16): bf16 autocast ran 1.6x slower at inference for the same F1 (within 0.008), int8
-    1.3x faster but lost up to 0.05 F1 on the out-of-domain sets."""
+    fp32 stays the CPU default because bf16 autocast measured slower on CPU for the same F1 and int8
+    lost F1 out of domain (figures: "CPU dtype" in benchmarks/README.md)."""
     if dtype is None:
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

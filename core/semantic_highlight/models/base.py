@@ -23,8 +23,16 @@ class ModelFormatError(ValueError):
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+    """The JSON object in ``path``; ``ModelFormatError`` naming the file when it is not UTF-8 JSON or not an object."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except UnicodeDecodeError as exc:
+        raise ModelFormatError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ModelFormatError(
+            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
     if not isinstance(data, dict):
         raise ModelFormatError(f"{path} must hold a JSON object")
     return data

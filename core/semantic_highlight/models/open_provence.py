@@ -21,7 +21,7 @@ from tokenizers import Tokenizer
 from torch import nn
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
-from ..aggregate import check_relative_threshold
+from ..aggregate import check_count, check_relative_threshold, check_threshold
 from .base import InputLayout, LoadedModel, ModelFamily, ModelFormatError, read_json
 
 __all__ = [
@@ -61,7 +61,10 @@ def load_tokenizer(path: Path) -> tuple[Tokenizer, InputLayout]:
     tok_file = path / "tokenizer.json"
     if not tok_file.is_file():
         raise ModelFormatError(f"{path} has no tokenizer.json (a fast tokenizer file is required)")
-    tokenizer = Tokenizer.from_file(str(tok_file))
+    try:
+        tokenizer = Tokenizer.from_file(str(tok_file))
+    except Exception as exc:  # the tokenizers library raises a bare Exception for a malformed file
+        raise ModelFormatError(f"{tok_file} is not a readable tokenizer file ({exc})") from None
     tokenizer.no_truncation()
     tokenizer.no_padding()
     settings: dict[str, Any] = {}
@@ -72,8 +75,9 @@ def load_tokenizer(path: Path) -> tuple[Tokenizer, InputLayout]:
     def token_id(*keys: str, default: str) -> int:
         for key in keys:
             text = _token_text(settings.get(key))
-            if text is not None and tokenizer.token_to_id(text) is not None:
-                return int(tokenizer.token_to_id(text))
+            found = tokenizer.token_to_id(text) if text is not None else None
+            if found is not None:
+                return int(found)
         found = tokenizer.token_to_id(default)
         if found is None:
             raise ModelFormatError(f"{path}: cannot resolve special token {keys[0]!r}")
@@ -99,7 +103,10 @@ def build_backbone(base_model_config: dict[str, Any], where: str = "config") -> 
         raise ModelFormatError(f"{where}: base_model_config has no model_type")
     for key in ("transformers_version", "_name_or_path", "auto_map", "architectures"):
         base_cfg.pop(key, None)
-    backbone_config = AutoConfig.for_model(model_type, **base_cfg)
+    try:
+        backbone_config = AutoConfig.for_model(model_type, **base_cfg)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelFormatError(f"{where}: base_model_config is not a transformers config ({exc})") from None
     if "num_labels" not in base_cfg and "id2label" not in base_cfg:
         backbone_config.num_labels = 1
     try:
@@ -121,7 +128,8 @@ def quantize_int8(model: nn.Module) -> list[str]:
     """Dynamic int8 quantization (per-channel weights) of the Linear layers that do not reduce the width.
 
     Down-projections (the feed-forward output, whose input is the post-GELU activation with its large
-    outliers) stay fp32: quantizing their per-tensor 8-bit activations cost 0.3-0.7 F1 on our suite.
+    outliers) stay fp32: quantizing their per-tensor 8-bit activations cost a large share of F1 on our
+    suite (figures: "CPU dtype" in benchmarks/README.md).
     Done in place: a copy would have to deep-copy the capture hook. Returns the quantized module names.
     """
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and m.in_features <= m.out_features]
@@ -138,10 +146,10 @@ def quantize_int8(model: nn.Module) -> list[str]:
 def selection_defaults(config: dict[str, Any], path: Path) -> tuple[float, float | None, float | None]:
     """(threshold, fallback threshold, relative threshold) a checkpoint's ``config.json`` declares, as the
     engine applies them (``path``: the folder, for the error message)."""
-    threshold = config.get("default_threshold")
-    if threshold is None:
-        threshold = config.get("default_threadshold")  # the reference's legacy spelling
-    fallback = config.get("default_fallback_threshold")  # ours; absent from reference checkpoints
+    key = "default_threshold" if config.get("default_threshold") is not None else "default_threadshold"
+    # default_threadshold: the reference's legacy spelling
+    threshold = _config_number(config, key, path)
+    fallback = _config_number(config, "default_fallback_threshold", path)  # ours; absent from reference checkpoints
     relative = config.get("default_relative_threshold")  # ours too
     try:
         relative = check_relative_threshold(relative)
@@ -149,11 +157,23 @@ def selection_defaults(config: dict[str, Any], path: Path) -> tuple[float, float
         raise ModelFormatError(
             f"{path / 'config.json'}: default_relative_threshold must be a number in (0, 1], got {relative!r}"
         ) from None
-    return (
-        float(threshold) if threshold is not None else FALLBACK_THRESHOLD,
-        float(fallback) if fallback is not None else None,
-        relative,
-    )
+    return (threshold if threshold is not None else FALLBACK_THRESHOLD, fallback, relative)
+
+
+def _config_count(config: dict[str, Any], key: str, path: Path) -> int | None:
+    """``config[key]`` as an int >= 1 (``None`` when absent or null); ``ModelFormatError`` naming the file and key."""
+    try:
+        return check_count(config.get(key), key, 1)
+    except (TypeError, ValueError):
+        raise ModelFormatError(f"{path / 'config.json'}: {key} must be an int >= 1, got {config.get(key)!r}") from None
+
+
+def _config_number(config: dict[str, Any], key: str, path: Path) -> float | None:
+    """``config[key]`` as a finite float (``None`` when absent); ``ModelFormatError`` naming the file and key."""
+    try:
+        return check_threshold(config.get(key), key)
+    except (TypeError, ValueError):
+        raise ModelFormatError(f"{path / 'config.json'}: {key} must be a number, got {config.get(key)!r}") from None
 
 
 def max_positions(config: Any) -> int:
@@ -164,28 +184,47 @@ def max_positions(config: Any) -> int:
     return limit if limit > 0 else 10**9
 
 
+def _load_weights(weights_file: Path, model: nn.Module, hidden_size: int) -> nn.Linear:
+    """Load ``ranking_model.*`` of ``weights_file`` into ``model`` and return the pruning head built from
+    ``pruning_head.classifier.*``; ``ModelFormatError`` naming the file when it is missing, unreadable
+    (truncated, empty, not safetensors) or holds weights of other names or shapes."""
+    if not weights_file.is_file():
+        raise ModelFormatError(f"{weights_file.parent} has no model.safetensors (only safetensors weights are loaded)")
+    try:
+        state = load_file(str(weights_file))
+    except Exception as exc:  # SafetensorError (not an OSError/ValueError) for a truncated or foreign file
+        raise ModelFormatError(f"{weights_file} is not a readable safetensors file ({exc})") from None
+    ranking = {k[len(_RANKING_PREFIX) :]: v for k, v in state.items() if k.startswith(_RANKING_PREFIX)}
+    head = {k[len(_HEAD_PREFIX) :]: v for k, v in state.items() if k.startswith(_HEAD_PREFIX)}
+    if not ranking or set(head) != {"weight", "bias"}:
+        raise ModelFormatError(f"{weights_file}: expected ranking_model.* and pruning_head.classifier.* weights")
+    try:
+        missing, unexpected = model.load_state_dict(ranking, strict=False)
+    except RuntimeError as exc:  # size mismatches
+        first = str(exc).strip().splitlines()[1:2] or [str(exc)]
+        raise ModelFormatError(f"{weights_file}: weights do not fit the backbone ({first[0].strip()})") from None
+    missing = [k for k in missing if not k.endswith("position_ids")]
+    if missing or unexpected:
+        raise ModelFormatError(
+            f"{weights_file}: weights do not fit the backbone (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
+    weight, bias = head["weight"], head["bias"]
+    if weight.dim() != 2 or weight.shape[1] != hidden_size or bias.shape != (weight.shape[0],):
+        raise ModelFormatError(
+            f"{weights_file}: pruning_head.classifier has shape {tuple(weight.shape)} / {tuple(bias.shape)}, "
+            f"expected (labels, {hidden_size}) / (labels,)"
+        )
+    pruning_head = nn.Linear(hidden_size, int(weight.shape[0]))
+    pruning_head.load_state_dict({k: v.float() for k, v in head.items()})
+    return pruning_head
+
+
 class OpenProvenceModel(LoadedModel):
     """Backbone + ranking head + token pruning head, ready for batched inference."""
 
     def __init__(self, path: Path, config: dict[str, Any], device: torch.device, dtype: torch.dtype | None, name: str):
-        model, backbone_config = build_backbone(config["base_model_config"], where=str(path))
-        weights_file = path / "model.safetensors"
-        if not weights_file.is_file():
-            raise ModelFormatError(f"{path} has no model.safetensors (only safetensors weights are loaded)")
-        state = load_file(str(weights_file))
-        ranking = {k[len(_RANKING_PREFIX) :]: v for k, v in state.items() if k.startswith(_RANKING_PREFIX)}
-        head = {k[len(_HEAD_PREFIX) :]: v for k, v in state.items() if k.startswith(_HEAD_PREFIX)}
-        if not ranking or set(head) != {"weight", "bias"}:
-            raise ModelFormatError(f"{path}: expected ranking_model.* and pruning_head.classifier.* weights")
-        missing, unexpected = model.load_state_dict(ranking, strict=False)
-        missing = [k for k in missing if not k.endswith("position_ids")]
-        if missing or unexpected:
-            raise ModelFormatError(
-                f"{path}: weights do not fit the backbone (missing {missing[:5]}, unexpected {unexpected[:5]})"
-            )
-        num_labels, hidden = head["weight"].shape
-        self.pruning_head = nn.Linear(hidden, num_labels)
-        self.pruning_head.load_state_dict({k: v.float() for k, v in head.items()})
+        model, backbone_config = build_backbone(config["base_model_config"], where=str(path / "config.json"))
+        self.pruning_head = _load_weights(path / "model.safetensors", model, int(backbone_config.hidden_size))
         self.ranking_model = model.float().eval()
         self.pruning_head.eval()
         # The head reads the last layer's output. A hook captures it: ``hidden_states[-1]`` is not
@@ -205,7 +244,7 @@ class OpenProvenceModel(LoadedModel):
         self.pruning_head.to(device)
         self.device = device
         self.tokenizer, self.layout = load_tokenizer(path)
-        self.max_length = int(config.get("max_length") or 512)
+        self.max_length = _config_count(config, "max_length", path) or 512
         self.max_positions = max_positions(backbone_config)
         self.default_threshold, self.default_fallback_threshold, self.default_relative_threshold = selection_defaults(
             config, path

@@ -28,7 +28,10 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+_log = logging.getLogger("semantic_highlight.training")
 
 STEPS = ("convert", "vocab", "teacher", "train", "export", "validate", "eval", "card")
 _ROOT = Path(__file__).resolve().parents[3]
@@ -210,32 +213,90 @@ def _user_data(a: argparse.Namespace, stats: Counter[str]) -> tuple[list, list]:
     return train, val
 
 
+@dataclass
+class _Plan:
+    """The parsed command with what every step reads: the steps to run, folders, and resolved settings."""
+
+    a: argparse.Namespace
+    steps: list[str]
+    build: Path
+    base: Path
+    """The converted full-vocabulary encoder (``convert``), also the teacher's and the embedding baseline's."""
+    pruned: Path
+    run: Path
+    command: str
+    init_from: str | None
+    out: Path
+    encoder: Path
+    max_length: int
+
+
+def _plan(a: argparse.Namespace, argv: Sequence[str] | None) -> _Plan:
+    """Resolve folders and defaults; an unusable ``--init-from`` or ``--out`` stops here, before any work."""
+    from semantic_highlight.models import DEFAULT_MODEL_DIR
+
+    steps = [s for s in STEPS if s != "validate"] if "all" in a.steps else a.steps  # export already validated
+    build = Path(a.build)
+    command = "semantic-highlight train " + shlex.join(sys.argv[1:] if argv is None else argv)
+    init_from = _init_folder(a.init_from)
+    out = Path(a.out) if a.out else DEFAULT_MODEL_DIR
+    if "export" in steps:
+        _check_out(out)
+    max_length = a.max_length or (
+        int(json.loads((Path(init_from) / "config.json").read_text()).get("max_length", 256)) if init_from else 256
+    )
+    pruned = build / "e5-pruned"
+    encoder = Path(a.encoder) if a.encoder else pruned
+    return _Plan(
+        a, steps, build, build / "e5-base", pruned, build / a.run, command, init_from, out, encoder, max_length
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the requested steps; returns a process exit code."""
     import torch
 
     a = _args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    log = logging.getLogger("semantic_highlight.training")
     if a.threads:
         torch.set_num_threads(a.threads)
-    steps = [s for s in STEPS if s != "validate"] if "all" in a.steps else a.steps  # export already validated
-    build = Path(a.build)
-    base, pruned, run = build / "e5-base", build / "e5-pruned", build / a.run
-    from semantic_highlight.models import DEFAULT_MODEL_DIR, resolve_model_path
+    plan = _plan(a, argv)
+    steps = plan.steps
+    train_ex, val_ex, stats = _examples(plan)
+    if "convert" in steps:
+        from semantic_highlight.training.convert_e5 import convert
 
-    command = "semantic-highlight train " + shlex.join(sys.argv[1:] if argv is None else argv)
-    init_from = _init_folder(a.init_from)
-    out = Path(a.out) if a.out else DEFAULT_MODEL_DIR
-    if "export" in steps:
-        _check_out(out)
-    encoder = Path(a.encoder) if a.encoder else pruned
-    max_length = a.max_length or (
-        int(json.loads((Path(init_from) / "config.json").read_text()).get("max_length", 256)) if init_from else 256
-    )
-    lr = a.lr or (2e-5 if init_from else 5e-5)
-    head_lr = a.head_lr or (lr if init_from else 1e-3)
+        convert(plan.base)
+    if "vocab" in steps:
+        from semantic_highlight.training.vocab import prune_model_dir
 
+        texts = list(dict.fromkeys([s for e in train_ex for s in e.sentences] + [e.query for e in train_ex]))
+        prune_model_dir(plan.base, plan.pruned, texts, top_k=a.vocab_size)
+    cos = None
+    if "teacher" in steps or ("train" in steps and a.soft_weight > 0):
+        from semantic_highlight.training.teacher import teacher_cosines
+
+        cos = teacher_cosines(train_ex + val_ex, plan.base, plan.build / "teacher.pt") if a.soft_weight > 0 else None
+    if "train" in steps:
+        _train_step(plan, train_ex, cos, stats)
+    exported = _export_step(plan, val_ex) if "export" in steps else None  # export's validation row of `out`
+    if "validate" in steps:
+        _validate_step(plan, val_ex, exported)
+    if "eval" in steps:
+        from semantic_highlight.eval.cli import main as eval_main
+
+        limit = ["--limit", str(a.eval_limit)] if a.eval_limit else []
+        eval_args = ["--model", str(plan.out), "--dataset", "suite", "--baselines", "--sweep", "--data-dir", a.data]
+        eval_main([*eval_args, "--e5", str(plan.base), "--out", str(plan.run / "eval"), "--no-progress", *limit])
+    if "card" in steps:
+        _card_step(plan, stats)
+    return 0
+
+
+def _examples(plan: _Plan) -> tuple[list, list, Counter[str]]:
+    """Training and validation examples (the user's files, the shared mix, or both) and their counts; the
+    validation split is checked here when a later step scores it (before hours of training, not after)."""
+    a, steps = plan.a, plan.steps
     needs_data = any(s in steps for s in ("vocab", "teacher", "train", "export", "validate"))
     train_ex: list = []
     val_ex: list = []
@@ -254,118 +315,113 @@ def main(argv: Sequence[str] | None = None) -> int:
             stats.update(shared_stats)
     if a.limit:
         train_ex = train_ex[: a.limit]
-    if needs_data and {"export", "validate"} & set(steps):  # before hours of training, not after
+    if needs_data and {"export", "validate"} & set(steps):
         from semantic_highlight.training.evaluate import check_validation
 
         try:
             for warning in check_validation(val_ex, train_ex):
-                log.warning("validation split: %s", warning)
+                _log.warning("validation split: %s", warning)
         except ValueError as exc:
             raise SystemExit(f"semantic-highlight train: {exc}") from None
-    if "convert" in steps:
-        from semantic_highlight.training.convert_e5 import convert
+    return train_ex, val_ex, stats
 
-        convert(base)
-    if "vocab" in steps:
-        from semantic_highlight.training.vocab import prune_model_dir
 
-        texts = list(dict.fromkeys([s for e in train_ex for s in e.sentences] + [e.query for e in train_ex]))
-        prune_model_dir(base, pruned, texts, top_k=a.vocab_size)
-    cos = None
-    if "teacher" in steps or ("train" in steps and a.soft_weight > 0):
-        from semantic_highlight.training.teacher import teacher_cosines
+def _train_step(plan: _Plan, train_ex: list, cos: dict[str, list[float]] | None, stats: Counter[str]) -> None:
+    """Train (or resume) the run, then record its data counts and command line for the card."""
+    import torch
+    from semantic_highlight.training.train import RunMismatchError, TrainConfig, train
 
-        cos = teacher_cosines(train_ex + val_ex, base, build / "teacher.pt") if a.soft_weight > 0 else None
-    if "train" in steps:
-        from semantic_highlight.training.train import RunMismatchError, TrainConfig, train
+    a = plan.a
+    if not plan.init_from:
+        _check_encoder(plan.encoder, given=bool(a.encoder))
+    lr = a.lr or (2e-5 if plan.init_from else 5e-5)
+    cfg = TrainConfig(
+        encoder_dir=str(plan.encoder),
+        run_dir=str(plan.run),
+        init_from=plan.init_from,
+        max_length=plan.max_length,
+        batch_size=a.batch_size,
+        lr=lr,
+        head_lr=a.head_lr or (lr if plan.init_from else 1e-3),
+        max_steps=a.max_steps,
+        epochs=a.epochs,  # resolved on the training windows (a long document is several)
+        time_budget_min=a.time_budget_min,
+        seed=a.seed,
+        soft_weight=a.soft_weight,
+        freeze_layers=a.freeze_layers,
+        train_max_length=a.train_max_length,
+        threads=a.threads or torch.get_num_threads(),
+        device=a.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+    )
+    t0 = time.time()
+    try:
+        train(cfg, train_ex, cos)
+    except RunMismatchError as exc:
+        raise SystemExit(f"semantic-highlight train: {exc}") from None
+    (plan.run / "data_stats.json").write_text(json.dumps(dict(stats), indent=2))
+    (plan.run / "command.txt").write_text(plan.command + "\n")  # for the card, which may be written by a later call
+    _log.info("training took %.1f min", (time.time() - t0) / 60)
 
-        if not init_from:
-            _check_encoder(encoder, given=bool(a.encoder))
-        cfg = TrainConfig(
-            encoder_dir=str(encoder),
-            run_dir=str(run),
-            init_from=init_from,
-            max_length=max_length,
-            batch_size=a.batch_size,
-            lr=lr,
-            head_lr=head_lr,
-            max_steps=a.max_steps,
-            epochs=a.epochs,  # resolved on the training windows (a long document is several)
-            time_budget_min=a.time_budget_min,
-            seed=a.seed,
-            soft_weight=a.soft_weight,
-            freeze_layers=a.freeze_layers,
-            train_max_length=a.train_max_length,
-            threads=a.threads or torch.get_num_threads(),
-            device=a.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+
+def _export_step(plan: _Plan, val_ex: list) -> dict[str, object]:
+    """Calibrate the selection thresholds on the validation split and write the model folder; returns its row."""
+    from semantic_highlight.training.evaluate import calibrate_and_export
+
+    run, out = plan.run, plan.out
+    if not (run / "ckpt.pt").is_file():
+        raise SystemExit(f"semantic-highlight train: no checkpoint in {run} to export (run the train step)")
+    exported = calibrate_and_export(run, out, val_ex, plan.max_length)
+    if "card" not in plan.steps and (out / "README.md").is_file():
+        (out / "README.md").unlink()  # it described the weights just replaced
+        _log.warning("removed %s: it described the previous weights (run the card step)", out / "README.md")
+    return exported
+
+
+def _validate_step(plan: _Plan, val_ex: list, exported: dict[str, object] | None) -> None:
+    """Score ``--out`` and every ``--compare`` model on the validation split; print and record the rows."""
+    from semantic_highlight.models import resolve_model_path
+    from semantic_highlight.training.evaluate import split_digest, validate_model
+
+    run, out = plan.run, plan.out
+    recorded = run / "validation.json"
+    if not exported and recorded.is_file() and json.loads(recorded.read_text()).get("split") != split_digest(val_ex):
+        _log.warning(
+            "this validation split is not the one %s was calibrated on in %s: if %s was trained in another run,"
+            " pass that --run and its --train-file/--val-file, or examples it trained on may be scored",
+            out,
+            run,
+            out,
         )
-        t0 = time.time()
-        try:
-            train(cfg, train_ex, cos)
-        except RunMismatchError as exc:
-            raise SystemExit(f"semantic-highlight train: {exc}") from None
-        (run / "data_stats.json").write_text(json.dumps(dict(stats), indent=2))
-        (run / "command.txt").write_text(command + "\n")  # for the card, which may be written by a later call
-        log.info("training took %.1f min", (time.time() - t0) / 60)
-    exported: dict[str, object] | None = None  # export's validation row of `out`
-    if "export" in steps:
-        from semantic_highlight.training.evaluate import calibrate_and_export
+    # export has just scored `out` on this split: reuse its row rather than score it again
+    own = exported or validate_model(out, val_ex)
+    others: list[Path] = []
+    scored = {out.resolve()}
+    for folder in plan.a.compare:
+        path = resolve_model_path(folder)
+        if path.resolve() in scored:
+            _log.info("--compare %s: %s is already scored, skipped", folder, path)
+            continue
+        scored.add(path.resolve())
+        others.append(path)
+    rows = [own, *(validate_model(path, val_ex) for path in others)]
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "validate.json").write_text(json.dumps(rows, indent=2))
+    print(f"validation split: {len(val_ex)} examples; micro F1 at each model's thresholds, then recalibrated")
+    for r in rows:
+        print(
+            f"{r['model']}  thr {r['threshold']} (fallback {r['fallback_threshold']}, relative "
+            f"{r['relative_threshold']})  F1 {r['f1']:.4f}  |  best thr {r['best_threshold']} (fallback "
+            f"{r['best_fallback_threshold']}, relative {r['best_relative_threshold']})  F1 {r['best_f1']:.4f}"
+        )
 
-        if not (run / "ckpt.pt").is_file():
-            raise SystemExit(f"semantic-highlight train: no checkpoint in {run} to export (run the train step)")
-        exported = calibrate_and_export(run, out, val_ex, max_length)
-        if "card" not in steps and (out / "README.md").is_file():
-            (out / "README.md").unlink()  # it described the weights just replaced
-            log.warning("removed %s: it described the previous weights (run the card step)", out / "README.md")
-    if "validate" in steps:
-        from semantic_highlight.training.evaluate import split_digest, validate_model
 
-        recorded = run / "validation.json"
-        if (
-            not exported
-            and recorded.is_file()
-            and json.loads(recorded.read_text()).get("split") != split_digest(val_ex)
-        ):
-            log.warning(
-                "this validation split is not the one %s was calibrated on in %s: if %s was trained in another run,"
-                " pass that --run and its --train-file/--val-file, or examples it trained on may be scored",
-                out,
-                run,
-                out,
-            )
-        # export has just scored `out` on this split: reuse its row rather than score it again
-        own = exported or validate_model(out, val_ex)
-        others: list[Path] = []
-        scored = {out.resolve()}
-        for folder in a.compare:
-            path = resolve_model_path(folder)
-            if path.resolve() in scored:
-                log.info("--compare %s: %s is already scored, skipped", folder, path)
-                continue
-            scored.add(path.resolve())
-            others.append(path)
-        rows = [own, *(validate_model(path, val_ex) for path in others)]
-        run.mkdir(parents=True, exist_ok=True)
-        (run / "validate.json").write_text(json.dumps(rows, indent=2))
-        print(f"validation split: {len(val_ex)} examples; micro F1 at each model's thresholds, then recalibrated")
-        for r in rows:
-            print(
-                f"{r['model']}  thr {r['threshold']} (fallback {r['fallback_threshold']}, relative "
-                f"{r['relative_threshold']})  F1 {r['f1']:.4f}  |  best thr {r['best_threshold']} (fallback "
-                f"{r['best_fallback_threshold']}, relative {r['best_relative_threshold']})  F1 {r['best_f1']:.4f}"
-            )
-    if "eval" in steps:
-        from semantic_highlight.eval.cli import main as eval_main
+def _card_step(plan: _Plan, stats: Counter[str]) -> None:
+    """Write the model card of ``--out`` from the run's records."""
+    from semantic_highlight.training.model_card import write_card
 
-        limit = ["--limit", str(a.eval_limit)] if a.eval_limit else []
-        eval_args = ["--model", str(out), "--dataset", "suite", "--baselines", "--sweep", "--data-dir", a.data]
-        eval_main([*eval_args, "--e5", str(base), "--out", str(run / "eval"), "--no-progress", *limit])
-    if "card" in steps:
-        from semantic_highlight.training.model_card import write_card
-
-        recorded = run / "data_stats.json"  # the mix the last training segment actually used
-        card_stats = json.loads(recorded.read_text()) if recorded.exists() else stats
-        trained_by = (run / "command.txt").read_text().strip() if (run / "command.txt").is_file() else command
-        card = write_card(out, run, card_stats, command=trained_by if a.train_file else None)
-        log.info("model card: %s", card)
-    return 0
+    run = plan.run
+    recorded = run / "data_stats.json"  # the mix the last training segment actually used
+    card_stats = json.loads(recorded.read_text()) if recorded.exists() else stats
+    trained_by = (run / "command.txt").read_text().strip() if (run / "command.txt").is_file() else plan.command
+    card = write_card(plan.out, run, card_stats, command=trained_by if plan.a.train_file else None)
+    _log.info("model card: %s", card)

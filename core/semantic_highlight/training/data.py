@@ -81,6 +81,12 @@ def _negative(ex: Example, other: Example, kind: str) -> Example:
     )
 
 
+def _answers(ex: Example) -> list[object]:
+    """The gold answer strings a loader kept in ``meta["answers"]`` (empty when it kept none)."""
+    answers = ex.meta.get("answers")
+    return list(answers) if isinstance(answers, list | tuple) else []
+
+
 def _negatives(examples: list[Example], rng: random.Random, hard_rate: float, random_rate: float) -> list[Example]:
     """Question + a different paragraph (same article when possible = hard negative), all labels 0."""
     by_title: dict[tuple[str, str], list[Example]] = defaultdict(list)
@@ -93,7 +99,7 @@ def _negatives(examples: list[Example], rng: random.Random, hard_rate: float, ra
         if not ex.relevant:
             continue
         if rng.random() < hard_rate:
-            answers = [str(a) for a in ex.meta.get("answers", []) if a]  # type: ignore[union-attr]
+            answers = [str(a) for a in _answers(ex) if a]
             pool = [
                 o
                 for o in by_title[(ex.source, str(ex.meta.get("title", "")))]
@@ -157,7 +163,7 @@ def validation_negatives(val: list[Example], rate: float = 0.3, seed: int = 0) -
     for ex in val:
         if not ex.relevant or rng.random() >= rate:
             continue
-        answers = [str(a) for a in ex.meta.get("answers", []) if a]  # type: ignore[union-attr]
+        answers = [str(a) for a in _answers(ex) if a]
         pool = [
             o
             for o in val

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from semantic_highlight.models.base import InputLayout
 from semantic_highlight.models.open_provence import load_tokenizer
-from semantic_highlight.packing import plan_windows, query_token_limit
+from semantic_highlight.packing import cap_query, plan_windows, query_token_limit
 from tokenizers import Tokenizer
 
 IGNORE = -100.0
@@ -48,7 +48,8 @@ def build_windows(
     """Windows of one (query, sentences) pair as the engine packs them (no window for an empty document)."""
     tok = enc.tokenizer
     limit = query_token_limit(max_length, enc.max_positions, enc.layout)
-    q = tok.encode(query, add_special_tokens=False).ids[:limit]
+    encoded = tok.encode(query, add_special_tokens=False)
+    q = cap_query(encoded.ids, encoded.offsets, query, limit)  # the engine's default query truncation
     if sent_ids is None:
         sent_ids = [e.ids for e in tok.encode_batch(list(sentences), add_special_tokens=False)]
     out: list[Window] = []

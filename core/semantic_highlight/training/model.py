@@ -39,7 +39,8 @@ class ProvenceModel(nn.Module):
     @property
     def backbone(self) -> nn.Module:
         """The bare encoder inside the classification wrapper (``.bert``, ``.roberta``, ...)."""
-        return getattr(self.ranking_model, self.ranking_model.base_model_prefix)
+        backbone: nn.Module = getattr(self.ranking_model, str(self.ranking_model.base_model_prefix))
+        return backbone
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (ranking logit [B], token logits [B, T, 2])."""
@@ -57,7 +58,8 @@ class ProvenceModel(nn.Module):
             log.warning("freezing %d layers of a %d-layer encoder: only the heads train", layers, n)
         blocks = last_layer(self.ranking_model, n)
         stack = next(m for m in self.ranking_model.modules() if isinstance(m, nn.ModuleList) and blocks in m)
-        frozen = [*self.backbone.embeddings.parameters(), *(p for b in stack[:layers] for p in b.parameters())]
+        embeddings = self.backbone.get_submodule("embeddings")
+        frozen = [*embeddings.parameters(), *(p for b in stack[:layers] for p in b.parameters())]
         for p in frozen:
             p.requires_grad_(False)
 
@@ -68,7 +70,7 @@ class ProvenceModel(nn.Module):
 
         folder = Path(encoder_dir)
         model = cls(json.loads((folder / "config.json").read_text()))
-        prefix = model.ranking_model.base_model_prefix + "."
+        prefix = str(model.ranking_model.base_model_prefix) + "."
         sd = {k.removeprefix(prefix): v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
         missing, unexpected = model.backbone.load_state_dict(sd, strict=False)
         missing = [k for k in missing if not k.startswith("pooler.") and not k.endswith("position_ids")]

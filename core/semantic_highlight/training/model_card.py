@@ -150,10 +150,39 @@ def _default_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int],
     """Card of the shipped default model: the built-in mix, its licences, and how to rebuild it."""
     cfg = _read(run / "train_config.json")
     val = _read(run / "validation.json")
-    thr_json = _read(run / "throughput.json")
-    model_cfg = _read(folder / "config.json")
-    size_mb = _weights_mb(folder)
-    lines = [
+    throughput = _read(run / "throughput.json")
+    lines = _default_intro(_read(folder / "config.json"), _weights_mb(folder))
+    lines += _default_training_data(stats)
+    lines += _default_training(cfg, val)
+    lines += _reports(run)
+    if throughput:
+        lines += ["", "## Throughput (CPU)", "```", json.dumps(throughput, indent=2), "```"]
+    if notes:
+        lines += ["", "## Notes", notes]
+    lines += [
+        "",
+        "## Licence",
+        "Base model MIT (multilingual-e5-small). Fine-tuning data licences above;",
+        "the CC BY-SA share-alike terms apply to these weights.",
+    ]
+    return lines
+
+
+_LICENCES = {
+    "tydi": "Apache-2.0",
+    "selqa": "Apache-2.0",
+    "hotpot": "CC BY-SA 4.0 (HotpotQA)",
+    "cmrc": "CC BY-SA 4.0",
+    "cmrc_trial": "CC BY-SA 4.0",
+    "drcd": "CC BY-SA 3.0",
+    "handwritten": "CC BY-SA (derived from the passages above)",
+}
+"""Training source (the part of a ``train:<source>`` stats key) -> its licence, for the default model's card."""
+
+
+def _default_intro(model_cfg: dict, size_mb: float) -> list[str]:
+    """What the default model is, how it scores, and how its selection defaults were chosen."""
+    return [
         "# semantic-highlight default model (bilingual EN/ZH, embedded)",
         "",
         "Token-level keep/drop highlighter in the Open Provence checkpoint format, fine-tuned from",
@@ -172,23 +201,20 @@ def _default_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int],
         " answerable questions paired with another validation passage of the same language, every sentence 0:"
         " the irrelevant chunks a RAG pipeline retrieves, so the fallback does not keep a sentence in each).",
         "",
+    ]
+
+
+def _default_training_data(stats: Counter[str] | dict[str, int]) -> list[str]:
+    """The training mix as a table with each source's licence, and how its labels were made."""
+    lines = [
         "## Training data (licences)",
         "| source | licence | examples |",
         "|---|---|---|",
     ]
-    lic = {
-        "tydi": "Apache-2.0",
-        "selqa": "Apache-2.0",
-        "hotpot": "CC BY-SA 4.0 (HotpotQA)",
-        "cmrc": "CC BY-SA 4.0",
-        "cmrc_trial": "CC BY-SA 4.0",
-        "drcd": "CC BY-SA 3.0",
-        "handwritten": "CC BY-SA (derived from the passages above)",
-    }
     for key, n in sorted(stats.items()):
         if key.startswith("train:") and key != "train:total":
             src = key.split(":")[1]
-            lines.append(f"| {key[6:]} | {lic.get(src, '')} | {n} |")
+            lines.append(f"| {key[6:]} | {_LICENCES.get(src, '')} | {n} |")
     lines += [
         f"| **total** | | {stats.get('train:total', '?')} |",
         "",
@@ -203,48 +229,43 @@ def _default_card(folder: Path, run: Path, stats: Counter[str] | dict[str, int],
         f" {stats.get('handwritten:val', 0)} more held out for validation). Never trained on: XQuAD, MultiSpanQA,",
         "FGC, WikiQA, ChineseSquad, DuReader, CAIL, anything under benchmarks/.",
         "",
+    ]
+    return lines
+
+
+def _default_training(cfg: dict, val: dict) -> list[str]:
+    """How the default model was trained (recipe and loss) and its validation metrics."""
+    start = (
+        f"Fine-tuned from the checkpoint in `{Path(str(cfg['init_from'])).name}` (`--init-from`; see Notes for"
+        " how that one was trained). "
+        if cfg.get("init_from")
+        else ""
+    )
+    loss = (
+        f"soft-target cross-entropy where gold-sentence tokens have target 1 and other context tokens"
+        f" {cfg.get('soft_weight')} x the e5 bi-encoder's query–sentence cosine rescaled per language"
+        f" ({cfg.get('teacher_scale')}), distilling the encoder's semantic similarity"
+        if cfg.get("soft_weight")
+        else "cross-entropy, target 1 on gold-sentence tokens and 0 elsewhere"
+    )
+    threshold_alone = (
+        f" (threshold alone: {_fmt(val['f1_without_fallback'])})"
+        if (val.get("fallback_threshold") is not None or val.get("relative_threshold") is not None)
+        and "f1_without_fallback" in val
+        else ""
+    )
+    return [
         "## How it was trained",
-        (
-            f"Fine-tuned from the checkpoint in `{Path(str(cfg['init_from'])).name}` (`--init-from`; see Notes for"
-            " how that one was trained). "
-            if cfg.get("init_from")
-            else ""
-        )
-        + f"Seeded ({cfg.get('seed')}), CPU (2 shared vCPU), bf16 autocast, AdamW lr {cfg.get('lr')} (heads"
+        start + f"Seeded ({cfg.get('seed')}), CPU (2 shared vCPU), bf16 autocast, AdamW lr {cfg.get('lr')} (heads"
         f" {cfg.get('head_lr')}), linear warmup/decay, batch {cfg.get('batch_size')} windows of up to"
         f" {cfg.get('train_max_length')} tokens, {val.get('step', '?')} steps, max_length {cfg.get('max_length')}."
         " Loss on context tokens only (query and special tokens"
-        " ignored): "
-        + (
-            f"soft-target cross-entropy where gold-sentence tokens have target 1 and other context tokens"
-            f" {cfg.get('soft_weight')} x the e5 bi-encoder's query–sentence cosine rescaled per language"
-            f" ({cfg.get('teacher_scale')}), distilling the encoder's semantic similarity"
-            if cfg.get("soft_weight")
-            else "cross-entropy, target 1 on gold-sentence tokens and 0 elsewhere"
-        )
-        + f"; plus {cfg.get('rank_weight')} x BCE of a ranking head (window contains a gold"
+        " ignored): " + loss + f"; plus {cfg.get('rank_weight')} x BCE of a ranking head (window contains a gold"
         " sentence). Rebuild: `semantic-highlight train all` (see `semantic-highlight train --help`).",
         "",
         "## Metrics (sentence-level micro F1 at the default threshold)",
-        _validation_f1(val)
-        + (
-            f" (threshold alone: {_fmt(val['f1_without_fallback'])})"
-            if (val.get("fallback_threshold") is not None or val.get("relative_threshold") is not None)
-            and "f1_without_fallback" in val
-            else ""
-        ),
+        _validation_f1(val) + threshold_alone,
         "",
-    ]
-    lines += ["", "Targets (issue 3): XQuAD-en/zh ≥ 0.86, MultiSpanQA ≥ 0.70, FGC ≥ 0.60, ≥ 0.15 over baselines."]
-    lines += _reports(run)
-    if thr_json:
-        lines += ["", "## Throughput (CPU)", "```", json.dumps(thr_json, indent=2), "```"]
-    if notes:
-        lines += ["", "## Notes", notes]
-    lines += [
         "",
-        "## Licence",
-        "Base model MIT (multilingual-e5-small). Fine-tuning data licences above;",
-        "the CC BY-SA share-alike terms apply to these weights.",
+        "Targets (issue 3): XQuAD-en/zh ≥ 0.86, MultiSpanQA ≥ 0.70, FGC ≥ 0.60, ≥ 0.15 over baselines.",
     ]
-    return lines

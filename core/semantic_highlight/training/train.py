@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -65,7 +66,8 @@ def teacher_scale(examples: Sequence[Example], cos: dict[str, list[float]]) -> d
     """Per language (lo, hi): median cosine of non-gold and of gold sentences."""
     out: dict[str, list[float]] = {}
     for lang in sorted({e.lang for e in examples}):
-        gold, other = [], []
+        gold: list[float] = []
+        other: list[float] = []
         for e in examples:
             if e.lang != lang or e.id not in cos or not e.relevant:
                 continue
@@ -286,79 +288,123 @@ def train(cfg: TrainConfig, train_examples: Sequence[Example], cos: dict[str, li
     model.freeze(cfg.freeze_layers)  # keep the embeddings (and the lowest layers) of the bi-encoder fixed
     model.to(device)
     enc = Encoding.from_folder(source_dir(cfg), max_positions(model.config))
+    items = _training_items(cfg, train_examples, enc, cos)
+    loop = _Loop.start(model, cfg, device, ckpt, fingerprint)
+    if state is not None:
+        loop.restore(state)
+    (run / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    loop.run(items, enc.layout.pad_id)
+    model.eval()
+    return model
+
+
+def _training_items(
+    cfg: TrainConfig, examples: Sequence[Example], enc: Encoding, cos: dict[str, list[float]] | None
+) -> list[Item]:
+    """The run's training windows (teacher scale set on ``cfg`` first); ``cfg.epochs`` becomes ``cfg.max_steps``."""
     if cos is not None and not cfg.teacher_scale:
-        cfg.teacher_scale = teacher_scale(train_examples, cos)
+        cfg.teacher_scale = teacher_scale(examples, cos)
     log.info("teacher scale %s", cfg.teacher_scale)
-    items = make_items(train_examples, enc, cfg, cos, random.Random(cfg.seed))
+    items = make_items(examples, enc, cfg, cos, random.Random(cfg.seed))
     n_tok = sum(len(i.ids) for i in items)
     log.info("%d training windows, %d tokens (%.0f per window)", len(items), n_tok, n_tok / max(len(items), 1))
     if not items:
         raise ValueError("no training window: every example is empty or too long for train_max_length")
-    per_epoch = math.ceil(len(items) / cfg.batch_size)
     if cfg.epochs:
-        cfg.max_steps = max(1, math.ceil(cfg.epochs * per_epoch))
+        cfg.max_steps = max(1, math.ceil(cfg.epochs * math.ceil(len(items) / cfg.batch_size)))
         log.info("%.3g epochs of %d windows = %d steps", cfg.epochs, len(items), cfg.max_steps)
-    opt = torch.optim.AdamW(_param_groups(model, cfg))
-    progress = [0.0]  # max(step / max_steps, elapsed / time budget): the schedule also fits a time budget
+    return items
 
-    def lr_lambda(_: int) -> float:
-        p = progress[0]
-        if p < cfg.warmup_frac:
-            return max(p / cfg.warmup_frac, 0.02)
-        return max(0.0, (1 - p) / (1 - cfg.warmup_frac))
 
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
-    step = 0
-    spent = 0.0
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        step = int(state["step"])
-        spent = float(state.get("elapsed", 0.0))
+@dataclass
+class _Loop:
+    """The optimisation loop's state: optimizer, schedule, step and time spent (restored on resume)."""
+
+    model: ProvenceModel
+    cfg: TrainConfig
+    device: torch.device
+    ckpt: Path
+    fingerprint: dict[str, object]
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LambdaLR
+    progress: list[float]
+    """``[max(step / max_steps, elapsed / time budget)]``: the schedule also fits a time budget."""
+    step: int = 0
+    spent: float = 0.0
+
+    @classmethod
+    def start(
+        cls, model: ProvenceModel, cfg: TrainConfig, device: torch.device, ckpt: Path, fingerprint: dict[str, object]
+    ) -> _Loop:
+        """AdamW over :func:`_param_groups` with linear warmup, then linear decay to 0 over the progress."""
+        opt = torch.optim.AdamW(_param_groups(model, cfg))
+        progress = [0.0]
+
+        def lr_lambda(_: int) -> float:
+            p = progress[0]
+            if p < cfg.warmup_frac:
+                return max(p / cfg.warmup_frac, 0.02)
+            return max(0.0, (1 - p) / (1 - cfg.warmup_frac))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
+        return cls(model, cfg, device, ckpt, fingerprint, opt, sched, progress)
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint written by :func:`_save_ckpt` (weights, optimizer, schedule, RNGs)."""
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+        self.step = int(state["step"])
+        self.spent = float(state.get("elapsed", 0.0))
         random.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"].cpu())
-        log.info("resumed from step %d", step)
-    (run / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2))
-    pad = enc.layout.pad_id
-    model.train()
-    t0 = last_ckpt = time.time() - spent
-    ema = None
-    while step < cfg.max_steps:
-        epoch, offset = divmod(step, per_epoch)
-        plan = batches_for_epoch(items, cfg.batch_size, cfg.seed + epoch)
-        for b in plan[offset:]:
-            batch = {k: v.to(device, non_blocking=True) for k, v in collate([items[i] for i in b], pad).items()}
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                rank_logit, tok_logits = model(batch["input_ids"], batch["attention_mask"])
-            loss, tok_loss = loss_fn(rank_logit, tok_logits, batch, cfg.rank_weight)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
-            progress[0] = max(step / cfg.max_steps, (time.time() - t0) / 60 / cfg.time_budget_min)
-            sched.step()
-            ema = tok_loss.item() if ema is None else 0.98 * ema + 0.02 * tok_loss.item()
-            if step % 20 == 0:
-                el = time.time() - t0
-                log.info(
-                    "step %d/%d epoch %d tok_loss %.4f (ema %.4f) lr %.2e %.1f min",
-                    step,
-                    cfg.max_steps,
-                    epoch,
-                    tok_loss.item(),
-                    ema,
-                    sched.get_last_lr()[0],
-                    el / 60,
-                )
-            out_of_time = progress[0] >= 1.0
-            if time.time() - last_ckpt > cfg.ckpt_every_min * 60 or step >= cfg.max_steps or out_of_time:
-                _save_ckpt(ckpt, model, opt, sched, step, cfg, time.time() - t0, fingerprint)
-                last_ckpt = time.time()
-                log.info("checkpoint at step %d", step)
-            if step >= cfg.max_steps or out_of_time:
-                model.eval()
-                return model
-    model.eval()
-    return model
+        log.info("resumed from step %d", self.step)
+
+    def run(self, items: Sequence[Item], pad: int) -> None:
+        """Train until ``max_steps`` or the time budget, checkpointing every ``ckpt_every_min`` and at the end."""
+        cfg, model = self.cfg, self.model
+        per_epoch = math.ceil(len(items) / cfg.batch_size)
+        model.train()
+        t0 = last_ckpt = time.time() - self.spent
+        ema = None
+        while self.step < cfg.max_steps:
+            epoch, offset = divmod(self.step, per_epoch)
+            plan = batches_for_epoch(items, cfg.batch_size, cfg.seed + epoch)
+            for b in plan[offset:]:
+                tok_loss = self._one_step(collate([items[i] for i in b], pad))
+                self.progress[0] = max(self.step / cfg.max_steps, (time.time() - t0) / 60 / cfg.time_budget_min)
+                self.sched.step()
+                ema = tok_loss if ema is None else 0.98 * ema + 0.02 * tok_loss
+                if self.step % 20 == 0:
+                    log.info(
+                        "step %d/%d epoch %d tok_loss %.4f (ema %.4f) lr %.2e %.1f min",
+                        self.step,
+                        cfg.max_steps,
+                        epoch,
+                        tok_loss,
+                        ema,
+                        self.sched.get_last_lr()[0],
+                        (time.time() - t0) / 60,
+                    )
+                done = self.step >= cfg.max_steps or self.progress[0] >= 1.0
+                if time.time() - last_ckpt > cfg.ckpt_every_min * 60 or done:
+                    _save_ckpt(
+                        self.ckpt, model, self.opt, self.sched, self.step, cfg, time.time() - t0, self.fingerprint
+                    )
+                    last_ckpt = time.time()
+                    log.info("checkpoint at step %d", self.step)
+                if done:
+                    return
+
+    def _one_step(self, cpu_batch: dict[str, torch.Tensor]) -> float:
+        """One optimizer step on a batch; returns its token loss."""
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in cpu_batch.items()}
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.bf16):
+            rank_logit, tok_logits = self.model(batch["input_ids"], batch["attention_mask"])
+        loss, tok_loss = loss_fn(rank_logit, tok_logits, batch, self.cfg.rank_weight)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        self.step += 1
+        return float(tok_loss.item())

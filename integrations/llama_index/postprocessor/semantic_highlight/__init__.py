@@ -5,14 +5,20 @@ try:
     import llama_index.core  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(
-        "llama_index.postprocessor.semantic_highlight needs LlamaIndex; install it with: "
-        'pip install "semantic-highlight[llama-index]"'
+        "llama_index.postprocessor.semantic_highlight needs LlamaIndex; install it with: pip install llama-index-core "
+        '(or, in a clone of semantic-highlight: pip install -e ".[llama-index]")'
     ) from exc
 
 from llama_index.postprocessor.semantic_highlight.base import (
+    SemanticHighlightBatchEvent,
     SemanticHighlightEndEvent,
     SemanticHighlightPostprocessor,
     SemanticHighlightStartEvent,
 )
 
-__all__ = ["SemanticHighlightEndEvent", "SemanticHighlightPostprocessor", "SemanticHighlightStartEvent"]
+__all__ = [
+    "SemanticHighlightBatchEvent",
+    "SemanticHighlightEndEvent",
+    "SemanticHighlightPostprocessor",
+    "SemanticHighlightStartEvent",
+]

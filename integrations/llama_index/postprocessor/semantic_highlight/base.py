@@ -2,35 +2,58 @@
 
 All the logic lives in :mod:`semantic_highlight.annotations` (the core package, imported
 absolutely: this package's own name is ``semantic_highlight`` too); this module only maps
-``NodeWithScore`` objects to text and back and emits instrumentation events.
+``NodeWithScore`` objects to text and back and emits instrumentation and callback events.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import ConfigDict, Field, model_validator
+from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events import BaseEvent
+from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.schema import BaseNode, MetadataMode, NodeWithScore, QueryBundle
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+from pydantic import SkipValidation
 
-from semantic_highlight import SemanticHighlighter
+from semantic_highlight import SemanticHighlighter  # noqa: F401  (the core engine, as base.SemanticHighlighter)
 from semantic_highlight.annotations import (
     DEFAULT_METADATA_KEY,
+    DEFAULT_MIN_KEEP,
     AnnotateOptions,
+    ChunkAnnotation,
     ChunkBatch,
+    HighlighterLike,
+    OnEmpty,
+    aannotate_chunks,
     annotate_chunks,
     resolve_highlighter,
 )
+from semantic_highlight.wrapper_settings import check_wrapper_settings
 
-__all__ = ["SemanticHighlightEndEvent", "SemanticHighlightPostprocessor", "SemanticHighlightStartEvent"]
+__all__ = [
+    "ORIGINAL_END_KEY",
+    "ORIGINAL_START_KEY",
+    "RETRIEVAL_SCORE_KEY",
+    "SemanticHighlightBatchEvent",
+    "SemanticHighlightEndEvent",
+    "SemanticHighlightPostprocessor",
+    "SemanticHighlightStartEvent",
+]
 
+logger = logging.getLogger(__name__)
 dispatcher = get_dispatcher(__name__)
 
 RETRIEVAL_SCORE_KEY = "retrieval_score"
+ORIGINAL_START_KEY = "original_start_char_idx"
+"""Key in the annotation dict: the pruned node's ``start_char_idx`` before pruning (the node's is set to None)."""
+ORIGINAL_END_KEY = "original_end_char_idx"
+"""Key in the annotation dict: the pruned node's ``end_char_idx`` before pruning (the node's is set to None)."""
 
 
 class SemanticHighlightStartEvent(BaseEvent):
@@ -43,6 +66,18 @@ class SemanticHighlightStartEvent(BaseEvent):
     @classmethod
     def class_name(cls) -> str:
         return "SemanticHighlightStartEvent"
+
+
+class SemanticHighlightBatchEvent(BaseEvent):
+    """Sent after each model batch: ``done`` of ``total`` windows scored (progress)."""
+
+    query: str
+    done: int
+    total: int
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "SemanticHighlightBatchEvent"
 
 
 class SemanticHighlightEndEvent(BaseEvent):
@@ -63,7 +98,27 @@ class SemanticHighlightEndEvent(BaseEvent):
 
 
 def _exclude(keys: list[str], key: str) -> list[str]:
-    return keys if key in keys else [*keys, key]
+    return list(keys) if key in keys else [*keys, key]
+
+
+def _label(node: object, i: int) -> str:
+    """A node's name in warnings: its id, else its position."""
+    try:
+        return str(node.node.node_id)  # type: ignore[attr-defined]
+    except Exception:
+        return f"#{i}"
+
+
+def _content(node: object) -> object:
+    try:
+        return node.node.get_content(metadata_mode=MetadataMode.NONE)  # type: ignore[attr-defined]
+    except Exception:  # odd node types, a node of None: pass through, never lose a node
+        return None
+
+
+def _model_name(highlighter: object) -> str:
+    name = getattr(getattr(highlighter, "model", None), "name", None) or getattr(highlighter, "model_name", None)
+    return str(name or type(highlighter).__name__)
 
 
 class SemanticHighlightPostprocessor(BaseNodePostprocessor):
@@ -71,11 +126,22 @@ class SemanticHighlightPostprocessor(BaseNodePostprocessor):
 
     The annotation ``{"spans": [...], "score", "model", "threshold"}`` is stored under
     ``metadata_key`` and excluded from both the LLM and the embedding views of the node, so it
-    never reaches a prompt or a reranker; offsets refer to ``node.get_content(MetadataMode.NONE)``
-    (the original text, also in prune mode). Nodes are never mutated: new nodes with the same
-    ``node_id`` are returned.
+    never reaches a prompt or a reranker; offsets refer to the original node text (also in prune
+    mode, where the text is replaced, stripped at its ends, and the node's ``start_char_idx``/
+    ``end_char_idx`` become ``None``, the old values kept in the annotation under
+    ``original_start_char_idx``/``original_end_char_idx``). Nodes are never mutated: new nodes with
+    the same ``node_id`` are returned. With ``top_n`` the postprocessor acts as a reranker and sends
+    LlamaIndex's ``ReRankStartEvent``/``ReRankEndEvent`` and ``RERANKING`` callback events.
+    Unknown settings raise ``TypeError``.
     """
 
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    highlighter: SkipValidation[HighlighterLike | None] = Field(
+        default=None,
+        exclude=True,
+        description="An existing highlighter (SemanticHighlighter or a remote client); built from model when None.",
+    )
     mode: Literal["annotate", "prune"] = Field(
         default="annotate", description="annotate: keep the text, add metadata; prune: keep only the highlights."
     )
@@ -90,8 +156,17 @@ class SemanticHighlightPostprocessor(BaseNodePostprocessor):
         "in (0, 1] (None: the model's).",
     )
     top_k: int | None = Field(default=None, description="At most this many highlighted sentences per node.")
+    on_empty: OnEmpty | None = Field(
+        default=None,
+        description="A node with nothing highlighted: drop, keep_original or keep_best "
+        "(None: drop in prune mode, keep_original in annotate mode).",
+    )
+    min_keep: int = Field(
+        default=DEFAULT_MIN_KEEP,
+        description="When on_empty drops, still return at least this many nodes (their best sentence); 0: off.",
+    )
     drop_empty: bool | None = Field(
-        default=None, description="Drop nodes with nothing highlighted (None: only in prune mode)."
+        default=None, description="Deprecated: on_empty='drop' (True) or on_empty='keep_original' (False)."
     )
     top_n: int | None = Field(default=None, description="Keep the top_n nodes by highlight score, reordered.")
     context_sentences: int = Field(default=0, description="Prune mode: sentences kept around each highlight.")
@@ -106,22 +181,24 @@ class SemanticHighlightPostprocessor(BaseNodePostprocessor):
     device: str | None = Field(default=None, description="Device to build the highlighter on.")
     dtype: str | None = Field(default=None, description="Weights dtype of the highlighter.")
 
-    _highlighter: SemanticHighlighter = PrivateAttr()
+    @model_validator(mode="before")
+    @classmethod
+    def _check_input(cls, data: Any) -> Any:
+        known = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
+        data = check_wrapper_settings(cls.__name__, data, known)
+        if isinstance(data, dict) and data.get("model") is not None:
+            data = {**data, "model": str(data["model"])}  # a Path: stored as str (to_dict is JSON)
+        return data
 
-    def __init__(self, highlighter: SemanticHighlighter | None = None, **data: Any) -> None:
-        if "model" in data and data["model"] is not None:
-            data["model"] = str(data["model"])
-        super().__init__(**data)
+    @model_validator(mode="after")
+    def _build(self) -> Any:
         self._options()  # validate the settings early
-        self._highlighter = resolve_highlighter(highlighter, self.model, self.device, self.dtype)
+        self.highlighter = resolve_highlighter(self.highlighter, self.model, self.device, self.dtype)
+        return self
 
     @classmethod
     def class_name(cls) -> str:
         return "SemanticHighlightPostprocessor"
-
-    @property
-    def highlighter(self) -> SemanticHighlighter:
-        return self._highlighter
 
     def _options(self) -> AnnotateOptions:
         return AnnotateOptions.from_settings(self)
@@ -132,38 +209,62 @@ class SemanticHighlightPostprocessor(BaseNodePostprocessor):
             raise ValueError("SemanticHighlightPostprocessor needs a query: pass query_bundle or query_str")
         return query_bundle.query_str
 
-    def _score(self, nodes: Sequence[NodeWithScore], query: str) -> tuple[list[NodeWithScore], ChunkBatch]:
-        """One batched pass over ``nodes``; returns new nodes (inputs are never mutated)."""
-        options = self._options()
-        nodes = list(nodes)
-        contents: list[object] = []
-        for n in nodes:
-            try:
-                contents.append(n.node.get_content(metadata_mode=MetadataMode.NONE))
-            except Exception:  # odd node types: pass through, never lose a node
-                contents.append(None)
-        labels = [n.node.node_id for n in nodes]
-        batch = annotate_chunks(self._highlighter, query, contents, options, labels=labels)
-        replace = options.top_n is not None if self.replace_score is None else self.replace_score
-        out: list[NodeWithScore] = []
-        for chunk in batch.kept:
-            original = nodes[chunk.index]
-            node: BaseNode = original.node.model_copy(deep=True)
+    def _rebuild(self, original: NodeWithScore, chunk: ChunkAnnotation, replace: bool) -> NodeWithScore:
+        """The node ``chunk`` says to return. Only what changes is copied: a new node (shallow copy) with
+        a new metadata dict and exclusion lists, never a deep copy; a node passed through with no score
+        change comes back as given. A node that cannot be rebuilt passes through with a warning."""
+        if chunk.result is None and (not replace or getattr(original, "node", None) is None):
+            return original  # passed through (already logged)
+        try:
+            node = original.node
+            update: dict[str, Any] = {}
+            metadata: dict[str, Any] | None = None
+            if chunk.result is not None and chunk.metadata is not None:
+                annotation = dict(chunk.metadata)
+                if self.mode == "prune" and chunk.text != chunk.result.text:  # text replaced: old offsets are stale
+                    annotation[ORIGINAL_START_KEY] = getattr(node, "start_char_idx", None)
+                    annotation[ORIGINAL_END_KEY] = getattr(node, "end_char_idx", None)
+                    if hasattr(node, "start_char_idx"):
+                        update.update(start_char_idx=None, end_char_idx=None)
+                metadata = {**node.metadata, self.metadata_key: annotation}
             score = original.score
-            if chunk.result is not None:
-                node.metadata[self.metadata_key] = chunk.metadata
-                node.excluded_llm_metadata_keys = _exclude(node.excluded_llm_metadata_keys, self.metadata_key)
-                node.excluded_embed_metadata_keys = _exclude(node.excluded_embed_metadata_keys, self.metadata_key)
-                if options.mode == "prune":
-                    node.set_content(chunk.text or "")
-            if replace:  # one scale for every returned node: a passed-through one has no highlight score
+            if replace:
                 if self.keep_retrieval_score and original.score is not None:
-                    node.metadata[RETRIEVAL_SCORE_KEY] = original.score
-                    for attr in ("excluded_llm_metadata_keys", "excluded_embed_metadata_keys"):
-                        setattr(node, attr, _exclude(getattr(node, attr), RETRIEVAL_SCORE_KEY))
+                    metadata = {
+                        **(node.metadata if metadata is None else metadata),
+                        RETRIEVAL_SCORE_KEY: original.score,
+                    }
                 score = chunk.score if chunk.result is not None else None
-            out.append(NodeWithScore(node=node, score=score))
-        return out, batch
+            if metadata is not None:
+                update["metadata"] = metadata
+                for attr in ("excluded_llm_metadata_keys", "excluded_embed_metadata_keys"):
+                    keys = list(getattr(node, attr))
+                    for key in (self.metadata_key, RETRIEVAL_SCORE_KEY):
+                        if key in metadata:
+                            keys = _exclude(keys, key)
+                    update[attr] = keys
+            new = node.model_copy(update=update) if update else node
+            if self.mode == "prune" and chunk.result is not None and chunk.text != chunk.result.text:
+                new.set_content(chunk.text or "")
+            return NodeWithScore(node=new, score=score)
+        except Exception as exc:  # e.g. NodeWithScore.model_construct(node=None): never lose a node
+            logger.warning(
+                "semantic-highlight: node %s passed through unchanged: %s: %s",
+                _label(original, chunk.index),
+                type(exc).__name__,
+                exc,
+            )
+            return original
+
+    def _nodes(self, nodes: list[NodeWithScore], batch: ChunkBatch) -> list[NodeWithScore]:
+        replace = batch.options.top_n is not None if self.replace_score is None else self.replace_score
+        return [self._rebuild(nodes[c.index], c, replace) for c in batch.kept]
+
+    def _on_batch(self, query: str) -> Callable[[int, int], None]:
+        def progress(done: int, total: int) -> None:
+            dispatcher.event(SemanticHighlightBatchEvent(query=query, done=done, total=total))
+
+        return progress
 
     @staticmethod
     def _end_event(query: str, batch: ChunkBatch) -> SemanticHighlightEndEvent:
@@ -178,21 +279,62 @@ class SemanticHighlightPostprocessor(BaseNodePostprocessor):
             seconds=batch.seconds,
         )
 
+    @contextmanager
+    def _rerank_events(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle, out: list[NodeWithScore]
+    ) -> Iterator[None]:
+        """LlamaIndex's standard rerank events around the call when ``top_n`` reorders (else nothing):
+        ``ReRankStartEvent``/``ReRankEndEvent`` to the dispatcher and a ``RERANKING`` callback event."""
+        if self.top_n is None:
+            yield
+            return
+        name = _model_name(self.highlighter)
+        dispatcher.event(ReRankStartEvent(query=query_bundle, nodes=nodes, top_n=self.top_n, model_name=name))
+        payload: dict[str, Any] = {
+            EventPayload.NODES: nodes,
+            EventPayload.MODEL_NAME: name,
+            EventPayload.QUERY_STR: query_bundle.query_str,
+            EventPayload.TOP_K: self.top_n,
+        }
+        with self.callback_manager.event(CBEventType.RERANKING, payload=payload) as event:
+            yield
+            event.on_end(payload={EventPayload.NODES: out})
+        dispatcher.event(ReRankEndEvent(nodes=out))
+
     def _postprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
         query = self._query(query_bundle)
+        assert query_bundle is not None and self.highlighter is not None
+        nodes = list(nodes)
+        out: list[NodeWithScore] = []
         dispatcher.event(SemanticHighlightStartEvent(query=query, num_nodes=len(nodes), mode=self.mode))
-        out, batch = self._score(nodes, query)
+        with self._rerank_events(nodes, query_bundle, out):
+            contents = [_content(n) for n in nodes]
+            labels = [_label(n, i) for i, n in enumerate(nodes)]
+            batch = annotate_chunks(
+                self.highlighter, query, contents, self._options(), labels=labels, on_batch=self._on_batch(query)
+            )
+            out.extend(self._nodes(nodes, batch))
         dispatcher.event(self._end_event(query, batch))
         return out
 
     async def _apostprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
     ) -> list[NodeWithScore]:
+        """The async path: a remote highlighter's ``ahighlight_batch`` is awaited; an in-process model
+        runs in a worker thread, so the event loop stays free (the highlighter is thread-safe)."""
         query = self._query(query_bundle)
+        assert query_bundle is not None and self.highlighter is not None
+        nodes = list(nodes)
+        out: list[NodeWithScore] = []
         await dispatcher.aevent(SemanticHighlightStartEvent(query=query, num_nodes=len(nodes), mode=self.mode))
-        # the model runs in a worker thread so the event loop stays free; the highlighter is thread-safe
-        out, batch = await asyncio.to_thread(self._score, nodes, query)
+        with self._rerank_events(nodes, query_bundle, out):
+            contents = [_content(n) for n in nodes]
+            labels = [_label(n, i) for i, n in enumerate(nodes)]
+            batch = await aannotate_chunks(
+                self.highlighter, query, contents, self._options(), labels=labels, on_batch=self._on_batch(query)
+            )
+            out.extend(self._nodes(nodes, batch))
         await dispatcher.aevent(self._end_event(query, batch))
         return out

@@ -1,0 +1,263 @@
+"""LlamaIndex agents: ``SemanticHighlightTool`` in real ``FunctionAgent`` / ``AgentWorkflow`` runs (LlamaIndex's
+mock function-calling LLM with a scripted tool call, real tools, a retriever over a ``VectorStoreIndex``) and
+the ``QueryEngineTool`` recipe with our postprocessor, asserting the exact text the LLM receives after the
+tool call. Offline; the embedded default model decides which sentences are relevant."""
+
+from __future__ import annotations
+
+import ast
+import logging
+from typing import Any
+
+import pytest
+
+pytest.importorskip("llama_index.core")
+
+from conftest import default_model_available, integration_highlighter
+from llama_index.core import VectorStoreIndex
+from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
+from llama_index.core.base.llms.types import TextBlock, ToolCallBlock
+from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.llms import ChatMessage, MessageRole, MockLLM
+from llama_index.core.llms.mock import MockFunctionCallingLLM
+from llama_index.core.schema import NodeWithScore, TextNode
+from llama_index.core.tools import FunctionTool, QueryEngineTool
+from llama_index.postprocessor.semantic_highlight import SemanticHighlightPostprocessor
+from llama_index.tools.semantic_highlight import SemanticHighlightTool, SemanticHighlightToolOutput
+from semantic_highlight.agents import DEFAULT_EMPTY_NOTE
+
+DOCS = [
+    "The Eiffel Tower was completed in 1889 as the entrance arch to the World's Fair in Paris. "
+    "Its wrought-iron lattice was designed by the engineering company of Gustave Eiffel. "
+    "Today the tower receives about seven million visitors a year, more than any other paid monument.",
+    "Bananas are a good source of potassium and vitamin B6. They grow in tropical regions and are harvested "
+    "while still green. A ripe banana has brown spots on its yellow skin.",
+    "The Great Wall of China stretches for more than 21,000 kilometres. Most of the wall that stands today was "
+    "built during the Ming dynasty. It was declared a World Heritage Site in 1987.",
+]
+PAGE = " ".join(DOCS)
+QUERY = "How many people visit the Eiffel Tower?"
+ANSWER = "Today the tower receives about seven million visitors a year, more than any other paid monument."
+UNRELATED = "What is the boiling point of mercury?"
+
+
+@pytest.fixture(scope="module")
+def h() -> Any:
+    if not default_model_available():
+        pytest.skip("the embedded default model is not available")
+    return integration_highlighter()
+
+
+class Script:
+    """A scripted function-calling LLM turn plan: call ``tool`` with ``args``, then answer; records every input."""
+
+    def __init__(self, tool: str, args: dict[str, Any]) -> None:
+        self.tool, self.args = tool, args
+        self.received: list[list[ChatMessage]] = []
+
+    def __call__(self, messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
+        self.received.append(list(messages))
+        if any(m.role == MessageRole.TOOL for m in messages):
+            return ChatMessage(role="assistant", content="Done.")
+        call = ToolCallBlock(tool_call_id="call-1", tool_name=self.tool, tool_kwargs=self.args)
+        return ChatMessage(role="assistant", blocks=[call])
+
+    def tool_message(self) -> ChatMessage:
+        assert len(self.received) == 2
+        (message,) = [m for m in self.received[1] if m.role == MessageRole.TOOL]
+        return message
+
+
+async def run_agent(tool: Any, args: dict[str, Any], user: str = "Tell me about famous landmarks.") -> Script:
+    script = Script(tool.metadata.name, args)
+    agent = FunctionAgent(tools=[tool], llm=MockFunctionCallingLLM(response_generator=script))
+    await agent.run(user_msg=user)
+    return script
+
+
+def texts(message: ChatMessage) -> list[str]:
+    return [b.text for b in message.blocks if isinstance(b, TextBlock)]
+
+
+def web_search(query: str) -> str:
+    """Search the web and return the page text."""
+    return PAGE
+
+
+def fetch_page(url: str) -> str:
+    """Fetch a web page by URL."""
+    return PAGE
+
+
+def search_json(query: str) -> list[dict[str, Any]]:
+    """Search and return hits."""
+    return [{"title": f"hit {i}", "snippet": text} for i, text in enumerate(DOCS)]
+
+
+@pytest.fixture(scope="module")
+def index() -> VectorStoreIndex:
+    nodes = [TextNode(text=text, id_=f"n{i}") for i, text in enumerate(DOCS)]
+    return VectorStoreIndex(nodes, embed_model=MockEmbedding(embed_dim=8))
+
+
+async def test_function_tool_output_is_pruned_before_the_llm_reads_it(h: Any) -> None:
+    script = await run_agent(SemanticHighlightTool(FunctionTool.from_defaults(web_search), h), {"query": QUERY})
+    assert texts(script.tool_message()) == [ANSWER]
+
+
+async def test_query_falls_back_to_the_user_message(h: Any) -> None:
+    tool = SemanticHighlightTool(FunctionTool.from_defaults(fetch_page), h)
+    events = []
+    script = Script("fetch_page", {"url": "https://example.org"})
+    agent = FunctionAgent(tools=[tool], llm=MockFunctionCallingLLM(response_generator=script))
+    handler = agent.run(user_msg=QUERY)
+    async for event in handler.stream_events():
+        events.append(event)
+    await handler
+    assert texts(script.tool_message()) == [ANSWER]
+    (result,) = [e for e in events if type(e).__name__ == "ToolCallResult"]
+    output = result.tool_output
+    assert isinstance(output, SemanticHighlightToolOutput) and output.raw_output == PAGE  # the tool's own output
+    record = output.semantic_highlight
+    assert record["query"] == QUERY and record["query_source"] == "user_message"
+    assert (record["chars_before"], record["chars_after"]) == (len(PAGE), len(ANSWER))
+    assert record["original_content"] == PAGE and record["tokens_after"] < record["tokens_before"] / 5
+
+
+async def test_retriever_tool_returns_one_block_per_relevant_node(h: Any, index: VectorStoreIndex) -> None:
+    retriever = index.as_retriever(similarity_top_k=3)
+
+    def search_docs(query: str) -> list[NodeWithScore]:
+        """Search the document store."""
+        return retriever.retrieve(query)
+
+    tool = SemanticHighlightTool(FunctionTool.from_defaults(search_docs), h)
+    script = await run_agent(tool, {"query": QUERY})
+    assert texts(script.tool_message()) == [ANSWER]
+
+
+async def test_json_output_drops_irrelevant_hits(h: Any) -> None:
+    script = await run_agent(SemanticHighlightTool(FunctionTool.from_defaults(search_json), h), {"query": QUERY})
+    (text,) = texts(script.tool_message())
+    assert ast.literal_eval(text) == [{"title": "hit 0", "snippet": ANSWER}]  # str() of the list, as the tool gave
+
+
+async def test_query_engine_tool_recipe_with_the_postprocessor(h: Any, index: VectorStoreIndex) -> None:
+    """The recipe for QueryEngineTool: prune inside the query engine with our postprocessor."""
+    engine = index.as_query_engine(
+        llm=MockLLM(),  # echoes its prompt: the tool's answer shows the context the engine's LLM got
+        similarity_top_k=3,
+        node_postprocessors=[SemanticHighlightPostprocessor(highlighter=h, mode="prune")],
+    )
+    tool = QueryEngineTool.from_defaults(engine, name="landmarks", description="Answers questions about landmarks.")
+    script = await run_agent(tool, {"input": QUERY})
+    (text,) = texts(script.tool_message())
+    assert ANSWER in text and "Bananas" not in text and "Ming dynasty" not in text
+
+
+async def test_agent_workflow_with_annotate_mode(h: Any) -> None:
+    tool = SemanticHighlightTool(FunctionTool.from_defaults(web_search), h, mode="annotate")
+    script = Script("web_search", {"query": QUERY})
+    agent = FunctionAgent(name="searcher", tools=[tool], llm=MockFunctionCallingLLM(response_generator=script))
+    await AgentWorkflow(agents=[agent]).run(user_msg="Tell me about landmarks.")
+    assert texts(script.tool_message()) == [PAGE.replace(ANSWER, f"<mark>{ANSWER}</mark>")]
+
+
+async def test_async_uses_the_remote_highlighters_async_api(h: Any) -> None:
+    class Remote:
+        def __init__(self) -> None:
+            self.async_calls = 0
+
+        def highlight(self, query: str, texts: Any, **options: Any) -> Any:
+            raise AssertionError("the async path must not call highlight()")
+
+        def highlight_batch(self, pairs: Any, **options: Any) -> Any:
+            raise AssertionError("one output is one highlight() call")
+
+        async def ahighlight(self, query: str, texts: Any, **options: Any) -> Any:
+            self.async_calls += 1
+            return h.highlight(query, texts, **options)
+
+    remote = Remote()
+    script = await run_agent(SemanticHighlightTool(FunctionTool.from_defaults(web_search), remote), {"query": QUERY})
+    assert texts(script.tool_message()) == [ANSWER] and remote.async_calls == 1
+
+
+def test_sync_call_prunes_with_the_query_argument(h: Any, caplog: pytest.LogCaptureFixture) -> None:
+    tool = SemanticHighlightTool(FunctionTool.from_defaults(web_search), h, context_sentences=1)
+    output = tool.call(query=QUERY)
+    second = "Its wrought-iron lattice was designed by the engineering company of Gustave Eiffel. "
+    assert output.content == second + ANSWER + " " + "Bananas are a good source of potassium and vitamin B6."
+    assert (
+        tool.metadata.name == "web_search"
+        and tool.metadata.fn_schema_str == FunctionTool.from_defaults(web_search).metadata.fn_schema_str
+    )
+    no_query = SemanticHighlightTool(FunctionTool.from_defaults(fetch_page), h)
+    with caplog.at_level(logging.WARNING):
+        assert no_query.call(url="x").content == PAGE
+    assert "no query argument and no user message" in caplog.text
+
+
+async def test_nothing_relevant_keeps_the_best_sentence_or_a_note(h: Any) -> None:
+    best = await SemanticHighlightTool(FunctionTool.from_defaults(web_search), h).acall(query=UNRELATED)
+    (result,) = h.highlight(UNRELATED, [PAGE])
+    assert not result.highlights
+    assert best.content == max(result.sentences, key=lambda s: s.score).text.strip()
+    note = await SemanticHighlightTool(FunctionTool.from_defaults(web_search), h, on_empty="note").acall(
+        query=UNRELATED
+    )
+    assert note.content == DEFAULT_EMPTY_NOTE.replace("{query}", UNRELATED)
+
+
+async def test_short_outputs_and_tool_errors_pass_through(h: Any, caplog: pytest.LogCaptureFixture) -> None:
+    short = await SemanticHighlightTool(FunctionTool.from_defaults(web_search), h, min_chars=10_000).acall(query=QUERY)
+    assert short.content == PAGE and short.semantic_highlight["skipped"].startswith("shorter than min_chars")
+
+    def failing(query: str) -> str:
+        """Fail."""
+        raise ValueError("boom")
+
+    script = await run_agent(SemanticHighlightTool(FunctionTool.from_defaults(failing), h), {"query": QUERY})
+    assert texts(script.tool_message()) == ["boom"]  # the agent's own error report, untouched
+
+    class Broken:
+        def highlight(self, query: str, texts: Any, **options: Any) -> Any:
+            raise RuntimeError("server unavailable")
+
+        def highlight_batch(self, pairs: Any, **options: Any) -> Any:
+            raise RuntimeError("server unavailable")
+
+    with caplog.at_level(logging.WARNING):
+        script = await run_agent(
+            SemanticHighlightTool(FunctionTool.from_defaults(web_search), Broken()), {"query": QUERY}
+        )
+    assert texts(script.tool_message()) == [PAGE]
+    assert "passed through unpruned: RuntimeError: server unavailable" in caplog.text
+
+
+async def test_wrapped_tool_that_wants_the_context_still_gets_it(h: Any) -> None:
+    from llama_index.core.workflow import Context
+
+    seen: list[bool] = []
+
+    async def search_with_context(ctx: Context, query: str) -> str:
+        """Search, with the workflow context."""
+        seen.append(isinstance(ctx, Context))
+        return PAGE
+
+    search_with_context.__annotations__["ctx"] = Context  # this module's annotations are strings
+
+    script = await run_agent(
+        SemanticHighlightTool(FunctionTool.from_defaults(search_with_context), h), {"query": QUERY}
+    )
+    assert seen == [True] and texts(script.tool_message()) == [ANSWER]
+
+
+def test_settings_are_validated(h: Any) -> None:
+    tool = FunctionTool.from_defaults(web_search)
+    with pytest.raises(ValueError, match="mode"):
+        SemanticHighlightTool(tool, h, mode="summarize")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="BaseTool"):
+        SemanticHighlightTool(web_search, h)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="highlight"):
+        SemanticHighlightTool(tool, object())
