@@ -86,6 +86,12 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     p.add_argument("--device", default=None, help="train on this device, e.g. cuda (default: cuda when available)")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        default="auto",
+        help="bf16 autocast or fp32; auto = bf16 where the hardware runs it natively (CUDA with bf16, AVX-512 CPUs)",
+    )
     a = p.parse_args(argv)
     if a.data is None:
         from semantic_highlight.eval.suite import default_data_dir
@@ -329,12 +335,13 @@ def _examples(plan: _Plan) -> tuple[list, list, Counter[str]]:
 def _train_step(plan: _Plan, train_ex: list, cos: dict[str, list[float]] | None, stats: Counter[str]) -> None:
     """Train (or resume) the run, then record its data counts and command line for the card."""
     import torch
-    from semantic_highlight.training.train import RunMismatchError, TrainConfig, train
+    from semantic_highlight.training.train import RunMismatchError, TrainConfig, bf16_is_fast, train
 
     a = plan.a
     if not plan.init_from:
         _check_encoder(plan.encoder, given=bool(a.encoder))
     lr = a.lr or (2e-5 if plan.init_from else 5e-5)
+    device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
     cfg = TrainConfig(
         encoder_dir=str(plan.encoder),
         run_dir=str(plan.run),
@@ -351,8 +358,10 @@ def _train_step(plan: _Plan, train_ex: list, cos: dict[str, list[float]] | None,
         freeze_layers=a.freeze_layers,
         train_max_length=a.train_max_length,
         threads=a.threads or torch.get_num_threads(),
-        device=a.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+        device=device,
+        bf16=bf16_is_fast(device) if a.precision == "auto" else a.precision == "bf16",
     )
+    _log.info("precision: %s (%s)", "bf16 autocast" if cfg.bf16 else "fp32", a.precision)
     t0 = time.time()
     try:
         train(cfg, train_ex, cos)

@@ -256,7 +256,8 @@ def _default_training(cfg: dict, val: dict) -> list[str]:
     )
     return [
         "## How it was trained",
-        start + f"Seeded ({cfg.get('seed')}), CPU (2 shared vCPU), bf16 autocast, AdamW lr {cfg.get('lr')} (heads"
+        start + f"Seeded ({cfg.get('seed')}), {str(cfg.get('device', 'cpu')).upper()},"
+        f" {'bf16 autocast' if cfg.get('bf16', True) else 'fp32'}, AdamW lr {cfg.get('lr')} (heads"
         f" {cfg.get('head_lr')}), linear warmup/decay, batch {cfg.get('batch_size')} windows of up to"
         f" {cfg.get('train_max_length')} tokens, {val.get('step', '?')} steps, max_length {cfg.get('max_length')}."
         " Loss on context tokens only (query and special tokens"

@@ -259,6 +259,20 @@ def _check_resume(ckpt: Path, saved: dict[str, object] | None, now: dict[str, ob
         )
 
 
+def bf16_is_fast(device: str) -> bool:
+    """Whether bf16 autocast speeds training up on ``device``: CUDA cards with bf16, and CPUs with AVX-512.
+
+    On an AVX2-only CPU bf16 is emulated: measured here (AMD EPYC, AVX2, 2 threads), a fine-tuning step of 16
+    windows took about 100 s in bf16 (nearly all in a single-threaded backward pass) against 8 s in fp32.
+    """
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if kind == "cpu":
+        return torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    return False
+
+
 def source_dir(cfg: TrainConfig) -> Path:
     """Where the run's starting weights and tokenizer come from."""
     return Path(cfg.init_from or cfg.encoder_dir)
