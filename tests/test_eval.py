@@ -533,7 +533,8 @@ def test_cli_smoke(tmp_path: Path) -> None:
         "-q",
     ]
     assert front(argv) == 0
-    assert {p.name for p in out.iterdir()} == {"results.json", "results.md", "sweep.png", "sweep_tiny.png"}
+    written = {p.name for p in out.iterdir()}
+    assert written == {"results.json", "results.md", "results.html", "sweep.png", "sweep_tiny.png"}
     md = (out / "results.md").read_text()
     assert "| tiny |" in md and "keyword" in md and "embedding baseline skipped" in md
     assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"

@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         "this share of it (default: the checkpoint's; 1 turns it off)",
     )
     p.add_argument("--baselines", action="store_true", help="also run the keyword and embedding baselines")
-    p.add_argument("--out", "-o", default=None, metavar="DIR", help="write results.json, results.md (and PNGs) here")
+    p.add_argument(
+        "--out", "-o", default=None, metavar="DIR", help="write results.json, results.md, results.html (and PNGs) here"
+    )
     p.add_argument(
         "--append",
         action="store_true",

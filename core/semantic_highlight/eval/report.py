@@ -1,4 +1,5 @@
-"""Render a :class:`ResultTable`: console table, JSON, Markdown, and threshold–F1 sweep plots (PNG)."""
+"""Render a :class:`ResultTable`: console table, JSON, Markdown, threshold–F1 sweep plots (PNG); the HTML report
+is :mod:`semantic_highlight.eval.html_report`."""
 
 from __future__ import annotations
 
@@ -260,70 +261,40 @@ def _slug(name: str) -> str:
 def plot_sweeps(table: ResultTable, out_dir: str | Path) -> list[Path]:
     """``sweep.png`` (one panel per dataset) and ``sweep_<dataset>.png``: micro F1 against threshold,
     a line per model, its best point marked (●) and its operating threshold (×)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from semantic_highlight.eval.figures import sweep_figure
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    datasets = list(dict.fromkeys(c.dataset for c in table.curves))
-    if not datasets:
+    fig = sweep_figure(table)
+    if fig is None:
         return []
-    models = list(dict.fromkeys(c.model for c in table.curves))
-    colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(models)}
-
-    def draw(ax: Any, dataset: str) -> None:
-        for c in (c for c in table.curves if c.dataset == dataset):
-            color = colors[c.model]
-            ax.plot(c.thresholds, c.f1, color=color, label=c.model, linewidth=1.5)
-            i = max(range(len(c.f1)), key=lambda k: (c.f1[k], -k))
-            ax.plot([c.thresholds[i]], [c.f1[i]], "o", color=color, markersize=7)
-            ax.annotate(
-                f"{c.f1[i]:.3f} @ {c.thresholds[i]:.2f}",
-                (c.thresholds[i], c.f1[i]),
-                textcoords="offset points",
-                xytext=(4, 4),
-                fontsize=7,
-                color=color,
-            )
-            j = min(range(len(c.thresholds)), key=lambda k: abs(c.thresholds[k] - c.default_threshold))
-            ax.plot([c.thresholds[j]], [c.f1[j]], "x", color=color, markersize=7)
-        ax.set_title(dataset, fontsize=10)
-        ax.set_xlabel("threshold")
-        ax.set_ylabel("micro F1")
-        ax.set_ylim(0, 1)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
-
-    paths = []
-    cols = min(3, len(datasets))
-    rows = (len(datasets) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows), squeeze=False)
-    for k, d in enumerate(datasets):
-        draw(axes[k // cols][k % cols], d)
-    for k in range(len(datasets), rows * cols):
-        axes[k // cols][k % cols].axis("off")
-    fig.suptitle("threshold - micro F1 (● best, × operating threshold)", fontsize=11)
-    fig.tight_layout()
-    paths.append(out / "sweep.png")
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "sweep.png"]
     fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
-    for d in datasets:
-        fig, ax = plt.subplots(figsize=(5.5, 4))
-        draw(ax, d)
-        fig.tight_layout()
-        paths.append(out / f"sweep_{_slug(d)}.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+    _close(fig)
+    for d in dict.fromkeys(c.dataset for c in table.curves):
+        fig = sweep_figure(table, [d], cols=1, panel=(5.5, 4), title=None)
+        if fig is not None:
+            paths.append(out / f"sweep_{_slug(d)}.png")
+            fig.savefig(paths[-1], dpi=110)
+            _close(fig)
     return paths
 
 
+def _close(fig: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def write_all(table: ResultTable, out_dir: str | Path, command: str | None = None) -> list[Path]:
-    """``results.json``, ``results.md`` and, after a sweep, the PNG curves under ``out_dir``."""
+    """``results.json``, ``results.md``, ``results.html`` (self-contained: table, curves, sample cases) and, after
+    a sweep, the PNG curves under ``out_dir``."""
+    from semantic_highlight.eval.html_report import write_html
+
     out = Path(out_dir)
     return [
         write_json(table, out / "results.json"),
         write_markdown(table, out / "results.md", command),
+        write_html(table, out / "results.html", command),
         *plot_sweeps(table, out),
     ]

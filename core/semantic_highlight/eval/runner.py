@@ -25,6 +25,7 @@ from semantic_highlight.aggregate import select
 from semantic_highlight.datasets.types import Example
 from semantic_highlight.eval.dataset import EvalDataset
 from semantic_highlight.eval.metrics import Metrics, best_point, compute_metrics, selection_f1, sweep_selection
+from semantic_highlight.eval.samples import Case, CaseSampler, merge_cases
 from semantic_highlight.eval.savings import (
     compute_savings,
     labelled_sentences,
@@ -191,6 +192,8 @@ class ResultTable:
     skipped: list[str] = field(default_factory=list)
     """Why a model or dataset did not run; each message starts with its name."""
     meta: dict[str, Any] = field(default_factory=dict)
+    cases: list[Case] = field(default_factory=list)
+    """A few examples per dataset with every model's selection (:mod:`semantic_highlight.eval.samples`)."""
 
     def row(self, dataset: str, model: str) -> ResultRow | None:
         return next((r for r in self.rows if r.dataset == dataset and r.model == model), None)
@@ -203,6 +206,7 @@ class ResultTable:
             "skipped": self.skipped,
             "rows": [r.to_dict() for r in self.rows],
             "curves": [asdict(c) for c in self.curves],
+            "cases": [asdict(c) for c in self.cases],
         }
 
     @classmethod
@@ -215,6 +219,7 @@ class ResultTable:
             curves=[Curve(**_known_fields(Curve, c)) for c in d.get("curves", [])],
             skipped=list(d.get("skipped", [])),
             meta=dict(d.get("meta", {})),
+            cases=[Case(**_known_fields(Case, c)) for c in d.get("cases", [])],
         )
 
     def merge(self, newer: ResultTable) -> ResultTable:
@@ -239,6 +244,7 @@ class ResultTable:
             skipped=[s for s in self.skipped if s.split(" ", 1)[0] not in ran and s not in newer.skipped]
             + newer.skipped,
             meta=meta,
+            cases=merge_cases(self.cases, newer.cases),
         )
 
 
@@ -326,7 +332,9 @@ def _by_type(
     return out
 
 
-def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool) -> tuple[ResultRow, Curve | None]:
+def _score_dataset(
+    scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool, sampler: CaseSampler | None = None
+) -> tuple[ResultRow, Curve | None]:
     t0 = time.perf_counter()
     scores = scorer.score(ds.examples, progress=progress)
     seconds = time.perf_counter() - t0
@@ -345,6 +353,8 @@ def _score_dataset(scorer: Scorer, ds: EvalDataset, sweep: bool, progress: bool)
         for row in kept_scores
     ]
     metrics = compute_metrics(gold, pred)
+    if sampler is not None:
+        sampler.add(ds, scorer.name, gold, kept_scores, pred)
     counter, count = token_counter(scorer)
     chars, tokens = sentence_sizes(labelled_sentences(ds.examples), count)
     result = ResultRow(
@@ -468,11 +478,12 @@ def _run_all(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(scorers) * len(datasets), desc="eval", unit="run")
+    sampler = CaseSampler(table.cases)
     for ds in datasets:
         for scorer in scorers:
             if bar is not None:
                 bar.set_postfix_str(f"{scorer.name} on {ds.name} ({len(ds.examples)} ex.)")
-            row, curve = _score_dataset(scorer, ds, sweep, progress)
+            row, curve = _score_dataset(scorer, ds, sweep, progress, sampler)
             table.rows.append(row)
             if curve is not None:
                 table.curves.append(curve)
