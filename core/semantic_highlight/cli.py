@@ -1,4 +1,4 @@
-"""Command line: ``semantic-highlight highlight|eval|bench|train|annotate|serve|mcp``.
+"""Command line: ``semantic-highlight highlight|eval|bench|train|annotate|serve|mcp|highlight-dataset``.
 
 Each subcommand other than ``highlight`` lives in its own module, which exposes
 ``main(argv) -> int`` with its own argparse parser; this front only dispatches to it, importing
@@ -27,6 +27,10 @@ _SUBCOMMANDS = {
     "annotate": ("semantic_highlight.annotate.cli", "label (query, passage) pairs with an LLM"),
     "serve": ("semantic_highlight.serve.cli", "serve one shared model over HTTP (needs the [serve] extra)"),
     "mcp": ("semantic_highlight.mcp", "serve highlighting to MCP clients (needs the [mcp] extra)"),
+    "highlight-dataset": (
+        "semantic_highlight.jobs.cli",
+        "highlight a corpus of (query, text) rows from JSONL/Parquet, on Ray Data or --local",
+    ),
 }
 
 _MARK_ON, _MARK_OFF = "\033[1;30;43m", "\033[0m"
