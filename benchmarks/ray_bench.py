@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -227,7 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--actors", type=int, default=1, help="Ray Data actors")
     p.add_argument("--replicas", type=int, default=1, help="Ray Serve replicas")
     p.add_argument("--cpus-per-worker", type=float, default=1.0, help="logical CPUs per actor / replica")
-    p.add_argument("--torch-threads", type=int, default=None, help="torch threads per actor / replica")
+    p.add_argument(
+        "--torch-threads", type=int, default=None, help="torch threads per actor / replica (default: this process's)"
+    )
     p.add_argument("--requests", type=int, default=320, help="requests sent to each server")
     p.add_argument("--clients", type=int, default=32)
     p.add_argument("--skip", choices=["job", "serve"], action="append", default=[], help="leave a part out")
@@ -237,8 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     import ray
     import torch
     from semantic_highlight import SemanticHighlighter
+    from semantic_highlight.bench import write_report
 
     model = None if args.model == "default" else args.model
+    if args.torch_threads is None:  # the one-process paths compute with all of this process's threads
+        args.torch_threads = torch.get_num_threads()
     report = Report()
     report.meta = {
         "torch": torch.__version__,
@@ -262,12 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         ray.shutdown()
     report.meta["wall_s"] = time.perf_counter() - start
-    text = format_report(report)
-    print("\n" + text + f"\n\n({report.meta['wall_s']:.0f} s; Ray start-up {report.meta['ray_init_s']:.0f} s)")
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "ray_bench.json").write_text(json.dumps(asdict(report), indent=2))
-        (args.out / "ray_bench.md").write_text(text + "\n")
+    footer = f"({report.meta['wall_s']:.0f} s; Ray start-up {report.meta['ray_init_s']:.0f} s)"
+    write_report(args.out, "ray_bench", report, format_report(report), footer)
     return 1 if any(r.errors for r in report.rows) else 0
 
 

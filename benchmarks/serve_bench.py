@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
 import socket
 import statistics
@@ -27,7 +26,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -527,15 +526,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.clients, args.rounds, args.min_requests, args.repeats = "1,4", 1, 2, 1
         args.workers = min(args.workers, 2)
+    from semantic_highlight.bench import write_report
+
     start = time.perf_counter()
     report = run(args)
     report.meta["wall_s"] = time.perf_counter() - start
-    text = format_report(report)
-    print("\n" + text + f"\n\n({report.meta['wall_s']:.0f} s)")
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "serve_bench.json").write_text(json.dumps(asdict(report), indent=2))
-        (args.out / "serve_bench.md").write_text(text + "\n")
+    write_report(args.out, "serve_bench", report, format_report(report), f"({report.meta['wall_s']:.0f} s)")
     return 1 if any(r.errors for r in report.runs) else 0
 
 

@@ -97,6 +97,42 @@ def highlighter() -> Any:
     return integration_highlighter()
 
 
+# --- agent tests (tests/test_agents_langchain.py, tests/test_agents_llama_index.py) ------------------
+
+AGENT_DOCS = [
+    "The Eiffel Tower was completed in 1889 as the entrance arch to the World's Fair in Paris. "
+    "Its wrought-iron lattice was designed by the engineering company of Gustave Eiffel. "
+    "Today the tower receives about seven million visitors a year, more than any other paid monument.",
+    "Bananas are a good source of potassium and vitamin B6. They grow in tropical regions and are harvested "
+    "while still green. A ripe banana has brown spots on its yellow skin.",
+    "The Great Wall of China stretches for more than 21,000 kilometres. Most of the wall that stands today was "
+    "built during the Ming dynasty. It was declared a World Heritage Site in 1987.",
+]
+"""What the agent tests' tools return: one sentence (``AGENT_ANSWER``) answers ``AGENT_QUERY``."""
+AGENT_PAGE = " ".join(AGENT_DOCS)
+AGENT_QUERY = "How many people visit the Eiffel Tower?"
+AGENT_ANSWER = "Today the tower receives about seven million visitors a year, more than any other paid monument."
+AGENT_UNRELATED = "What is the boiling point of mercury?"
+
+
+@pytest.fixture(scope="module")
+def agent_highlighter() -> Any:
+    """The embedded default model (the agent tests assert which sentence it selects); skips without it."""
+    if not default_model_available():
+        pytest.skip("the embedded default model is not available")
+    return integration_highlighter()
+
+
+class BrokenHighlighter:
+    """A highlighter whose server is down: every call raises ``RuntimeError("server unavailable")``."""
+
+    def highlight(self, query: str, documents: Any, **options: Any) -> Any:
+        raise RuntimeError("server unavailable")
+
+    def highlight_batch(self, pairs: Any, **options: Any) -> Any:
+        raise RuntimeError("server unavailable")
+
+
 def mixed_threshold(highlighter: Any, query: str, texts: list[str]) -> float:
     """A threshold that selects some sentences of ``texts`` and leaves others out, whatever the model
     (the random fixture and the trained default score on very different scales). It lies halfway between two

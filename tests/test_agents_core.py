@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import pytest
 from semantic_highlight.agents import (
     DEFAULT_EMPTY_NOTE,
     ToolPruneOptions,
+    ToolPruner,
     approximate_tokens,
     aprune_tool_output,
     plan_blocks,
@@ -118,6 +120,32 @@ def test_options_are_validated() -> None:
         ToolPruneOptions(marks=("<b>",))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="query_args"):
         ToolPruneOptions(query_args="query")  # type: ignore[arg-type]
+
+
+def test_tool_pruner_finds_the_query_prunes_and_records(xlmr: Any, caplog: pytest.LogCaptureFixture) -> None:
+    pruner = ToolPruner.create(xlmr, min_chars=0, query_args=["q", "url"], **ALL)
+    assert pruner.find_query("t", {"q": " ", "url": "x"}, "user text") == ("x", "args.url")
+    assert pruner.find_query("t", {"query": "y"}, "user text", "human_message") == ("user text", "human_message")
+    with caplog.at_level(logging.WARNING):
+        assert pruner.find_query("search", {}, "  ") is None
+        ToolPruner.passed_through("search", RuntimeError("boom"))
+    assert "search output passed through: no query argument and no user message" in caplog.text
+    assert "search output passed through unpruned: RuntimeError: boom" in caplog.text
+    text = "First. Second."
+    outcome = pruner.prune("q", plan_plain(text))
+    assert outcome.changed and asyncio.run(pruner.aprune("q", plan_plain(text))).output == outcome.output
+    record = pruner.record(outcome, "args.q", text)
+    assert record == {"query_source": "args.q", **outcome.record, "original_content": text}
+    skipped = ToolPruner.create(xlmr).prune("q", plan_plain(text))  # min_chars=400: left alone
+    assert not skipped.changed and "original_content" not in pruner.record(skipped, "args.q", text)
+    assert pruner.token_counter is not approximate_tokens and pruner.token_counter(text) > 0  # the model's tokenizer
+
+
+def test_tool_pruner_checks_options_before_loading_a_model() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        ToolPruner.create(None, model="/nonexistent/model", mode="x")
+    with pytest.raises(TypeError, match="treshold"):
+        ToolPruner.create(None, model="/nonexistent/model", treshold=0.5)
 
 
 def test_approximate_tokens_counts_cjk_per_character() -> None:

@@ -51,3 +51,26 @@ def test_bench_cli_writes_table_and_json(tmp_path: Path, capsys: pytest.CaptureF
     table = (out / "bench.md").read_text()
     assert table.startswith("| model | workload |") and "| op-tiny-xlmr | a | en | 10 |" in table
     assert "—x" not in table and table in capsys.readouterr().out
+
+
+def test_write_report_writes_json_and_markdown_then_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The shared tail of the benchmarks (bench, serve_bench, ray_bench): a dataclass report or plain data."""
+    from dataclasses import dataclass, field
+
+    from semantic_highlight.bench import write_report
+
+    @dataclass
+    class Report:
+        rows: list[dict[str, float]] = field(default_factory=lambda: [{"per_s": 1.5}])
+        meta: dict[str, str] = field(default_factory=lambda: {"device": "cpu"})
+
+    text = "| path | per s |\n|---|---|\n| 词 | 1.5 |"
+    write_report(tmp_path / "new", "demo", Report(), text, "(3 s)")
+    assert json.loads((tmp_path / "new" / "demo.json").read_text()) == {
+        "rows": [{"per_s": 1.5}],
+        "meta": {"device": "cpu"},
+    }
+    assert (tmp_path / "new" / "demo.md").read_text(encoding="utf-8") == text + "\n"
+    assert capsys.readouterr().out == "\n" + text + "\n\n(3 s)\n"
+    write_report(None, "demo", {"rows": []}, text)  # no folder: print only
+    assert capsys.readouterr().out == "\n" + text + "\n" and sorted(p.name for p in tmp_path.iterdir()) == ["new"]

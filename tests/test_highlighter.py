@@ -252,6 +252,32 @@ def test_long_document_is_windowed_never_truncated(xlmr: SemanticHighlighter) ->
     assert len(r.sentences) == 400 and all(s.score > 0 for s in r.sentences)
 
 
+PASSAGES = [  # 23, 34 and 35 tokens on the tiny model, whose windows hold 56 after "Where is Paris?"
+    "The harbour froze over in the winter of 1709. Merchants sold grain at triple the price.",
+    "Paris is the capital and most populous city of France, with two million residents. "
+    "It is situated on the Seine River, in the north of the country.",
+    "Bananas are an excellent source of potassium and vitamin B6 for athletes. "
+    "They ripen faster when kept next to apples in a paper bag.",
+]
+
+
+def test_a_passage_of_a_joined_tool_output_scores_as_on_its_own(xlmr: SemanticHighlighter) -> None:
+    from conftest import FIXTURES
+
+    xlmr_dir = FIXTURES / "op-tiny-xlmr"
+    query = "Where is Paris?"
+    alone = [s.score for s in xlmr.highlight(query, PASSAGES[1] + "\n\n").sentences]  # its text in the join
+    joined = xlmr.highlight(query, "\n\n".join(PASSAGES))
+    assert [s.text.strip() for s in joined.sentences[2:4]] == PASSAGES[1].replace(". ", ".\n").splitlines()
+    assert [s.score for s in joined.sentences[2:4]] == pytest.approx(alone, abs=1e-5)
+    greedy = SemanticHighlighter(model=xlmr_dir, device="cpu", dtype="float32", paragraph_windows=False)
+    packed = greedy.highlight(query, "\n\n".join(PASSAGES))
+    assert [s.score for s in packed.sentences[2:4]] != pytest.approx(alone, abs=1e-5)  # the neighbours mattered
+    assert [(s.start, s.end) for s in packed.sentences] == [(s.start, s.end) for s in joined.sentences]
+    with pytest.raises(TypeError, match="paragraph_windows"):
+        SemanticHighlighter(model=xlmr_dir, paragraph_windows="yes")  # type: ignore[arg-type]
+
+
 def test_one_megabyte_document(xlmr: SemanticHighlighter) -> None:
     text = ("Plants make sugar from light. 植物利用光合作用制造糖。 " * 30_000)[:1_000_000]
     r = xlmr.highlight("photosynthesis", text)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 from semantic_highlight.models.base import InputLayout
-from semantic_highlight.packing import fragment_length, plan_batches, plan_windows, query_token_limit
+from semantic_highlight.packing import (
+    fragment_length,
+    paragraph_starts,
+    plan_batches,
+    plan_windows,
+    query_token_limit,
+)
 
 XLMR = InputLayout((0,), (2, 2), (2,), pad_id=1)
 BERT = InputLayout((101,), (102,), (102,), pad_id=0, suffix_when_empty=False)
@@ -43,6 +49,34 @@ def test_query_limit_leaves_room_for_a_fragment() -> None:
 def test_blank_fragments_are_skipped() -> None:
     windows = plan_windows(0, [5], [[6], [10, 11]], XLMR, 64, 512, is_blank=lambda ids: list(ids) == [6])
     assert [f.sentence for w in windows for f in w.fragments] == [1]
+
+
+def test_paragraph_starts_need_a_blank_line() -> None:
+    text = "One. Two.\nThree.\n\nFour.\n  \n Five.\r\n\r\nSix."
+    spans, pos = [], 0
+    for sentence in ["One. ", "Two.\n", "Three.\n\n", "Four.\n  \n ", "Five.\r\n\r\n", "Six."]:
+        spans.append((pos, pos + len(sentence.rstrip())))
+        pos += len(sentence)
+    assert paragraph_starts(text, spans) == {3, 4, 5}
+    assert paragraph_starts("One.\n\nTwo.", [(0, 6), (6, 10)]) == {1}  # the break inside the first span counts
+    assert paragraph_starts("", []) == frozenset()
+
+
+def test_a_paragraph_never_starts_in_a_window_it_does_not_fit_in() -> None:
+    # 60 context tokens a window (fragments of 32); paragraphs of 25, 40 (two sentences), 5 and 70 tokens
+    sentences = [list(range(25)), list(range(20)), list(range(20)), list(range(5)), list(range(35)), list(range(35))]
+    paragraphs = {1, 3, 4}
+    greedy = plan_windows(0, [5], sentences, XLMR, 64, 512)
+    aware = plan_windows(0, [5], sentences, XLMR, 64, 512, paragraphs=paragraphs)
+    assert [[f.sentence for f in w.fragments] for w in greedy] == [[0, 1], [2, 3, 4, 4], [5, 5]]
+    # 25 + 40 > 60: the second paragraph opens a window; the 5-token one still fits beside it; the 70-token one
+    # (longer than a window) starts a fresh window and is cut the same way it would be on its own
+    assert [[f.sentence for f in w.fragments] for w in aware] == [[0], [1, 2, 3], [4, 4], [5, 5]]
+    alone = plan_windows(0, [5], sentences[4:], XLMR, 64, 512)
+    assert [len(w) for w in aware[2:]] == [len(w) for w in alone]
+    covered = [w.input_ids[f.start : f.end] for w in aware for f in w.fragments]
+    assert [t for ids in covered for t in ids] == [t for s in sentences for t in s]  # still every token once
+    assert plan_windows(0, [5], sentences, XLMR, 64, 512, paragraphs={0, 99}) == greedy  # out-of-range: ignored
 
 
 def test_batches_respect_budget_and_padding() -> None:

@@ -205,3 +205,15 @@ def test_cli_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     (tmp_path / "x.txt").write_text("hello")
     assert job_main(["--input", str(tmp_path / "x.txt"), "--output", str(tmp_path / "o"), "--local"]) == 2
     assert "--input-format" in capsys.readouterr().err
+
+
+def test_an_actor_pool_that_takes_every_cpu_is_refused() -> None:
+    pytest.importorskip("ray")
+    from semantic_highlight.jobs.ray_data import pool_leaves_no_cpu
+
+    # one actor reserving both CPUs of a 2-CPU instance starves the read task: Ray Data would wait forever
+    problem = pool_leaves_no_cpu(1, 2, 2.0)
+    assert problem is not None and "--torch-threads" in problem and "2 of the cluster's 2 CPUs" in problem
+    assert pool_leaves_no_cpu((1, 4), 0.5, 2.0) is not None  # an autoscaling pool counts at its largest
+    assert pool_leaves_no_cpu(1, 1, 2.0) is None
+    assert pool_leaves_no_cpu(4, 0, 2.0) is None  # GPU actors that reserve no CPU

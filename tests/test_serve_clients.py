@@ -1,7 +1,7 @@
 """Real third-party clients against a live highlight server (no mocks): the Cohere SDK (v1 and v2 clients),
 langchain-cohere's CohereRerank, llama-index's Cohere and TEI rerank postprocessors, our LangChain and
-LlamaIndex wrappers given a RemoteHighlighter, the README's curl examples, and schemathesis on the OpenAPI
-schema (bounded: a few examples per operation)."""
+LlamaIndex wrappers given a RemoteHighlighter, the README's curl examples, schemathesis on the OpenAPI
+schema (bounded: a few examples per operation), and RemoteHighlighter's retries behind a proxy that fails."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -21,8 +22,11 @@ import httpx
 from conftest import ROOT
 from hypothesis import HealthCheck, settings
 from semantic_highlight import HighlightResult, SemanticHighlighter
-from semantic_highlight.serve import RemoteHighlighter, ServeSettings, create_app
+from semantic_highlight.serve import RemoteHighlighter, RemoteHighlightError, ServeSettings, create_app
 from semantic_highlight.serve.background import BackgroundServer
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 QUERY = "How tall is the Eiffel Tower?"
 DOCS = [
@@ -222,3 +226,92 @@ def test_openapi_schema_holds(url: str) -> None:
         run()
     answered = httpx.get(url + "/metrics").text
     assert re.search(r'requests_total\{route="/v1/highlight",status="200"\} [1-9]', answered), "no valid case ran"
+
+
+# --- RemoteHighlighter's retries ---------------------------------------------------------------------
+
+
+@dataclass
+class FlakyProxy:
+    """An ASGI proxy in front of the real app: the next ``fail`` POSTs get ``status`` with a plain-text body, as
+    Ray Serve's proxy answers when a replica dies mid-request; with ``bug`` set, the app itself raises on every
+    POST (its own error handler answers 500 in its JSON error shape). Counts what it failed and passed on."""
+
+    app: ASGIApp
+    fail: int = 0
+    status: int = 500
+    bug: bool = False
+    failed: int = 0
+    passed: int = 0
+
+    def arm(self, fail: int = 0, status: int = 500, bug: bool = False) -> None:
+        self.fail, self.status, self.bug, self.failed, self.passed = fail, status, bug, 0, 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            if self.failed < self.fail:
+                self.failed += 1
+                await PlainTextResponse("Internal Server Error", status_code=self.status)(scope, receive, send)
+                return
+            self.passed += 1
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def flaky(engine: SemanticHighlighter) -> Iterator[tuple[str, FlakyProxy]]:
+    app = create_app(engine)
+    proxy = FlakyProxy(app)
+
+    @app.middleware("http")
+    async def bug(request: Request, call_next: Any) -> Response:
+        if proxy.bug and request.method == "POST":
+            raise RuntimeError("a bug that this request hits every time")
+        response: Response = await call_next(request)
+        return response
+
+    with BackgroundServer(proxy) as u:
+        yield u, proxy
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_remote_highlighter_retries_a_proxys_5xx(
+    flaky: tuple[str, FlakyProxy], engine: SemanticHighlighter, status: int
+) -> None:
+    url, proxy = flaky
+    remote = RemoteHighlighter(url, max_retries=2, backoff=0.01)
+    proxy.arm(fail=1, status=status)
+    assert remote.highlight(QUERY, DOCS[1]) == engine.highlight(QUERY, DOCS[1])
+    assert (proxy.failed, proxy.passed) == (1, 1)
+    proxy.arm(fail=2, status=status)  # the async path, up to the limit: 2 failures, then the answer
+    pairs = [(QUERY, DOCS[:2]), ("水", [DOCS[2]])]
+    assert asyncio.run(remote.ahighlight_batch(pairs)) == engine.highlight_batch(pairs)
+    assert (proxy.failed, proxy.passed) == (2, 1)
+    remote.close()
+
+
+def test_remote_highlighter_gives_up_after_max_retries(flaky: tuple[str, FlakyProxy]) -> None:
+    url, proxy = flaky
+    proxy.arm(fail=10, status=502)
+    with pytest.raises(RemoteHighlightError) as info:
+        RemoteHighlighter(url, max_retries=2, backoff=0.01).highlight(QUERY, DOCS[1])
+    assert (info.value.status, info.value.type, info.value.message) == (502, "http_error", "Internal Server Error")
+    assert (proxy.failed, proxy.passed) == (3, 0)
+    proxy.arm(fail=1, status=500)
+    with pytest.raises(RemoteHighlightError):  # max_retries=0: one attempt
+        RemoteHighlighter(url, max_retries=0).highlight(QUERY, DOCS[1])
+    assert (proxy.failed, proxy.passed) == (1, 0)
+
+
+def test_remote_highlighter_does_not_retry_the_servers_own_500(flaky: tuple[str, FlakyProxy]) -> None:
+    """A 500 in the server's JSON error shape is the app's answer to this request (a bug it would hit again)."""
+    url, proxy = flaky
+    proxy.arm(bug=True)
+    remote = RemoteHighlighter(url, max_retries=3, backoff=0.01)
+    with pytest.raises(RemoteHighlightError) as info:
+        remote.highlight(QUERY, DOCS[1])
+    assert (info.value.status, info.value.type) == (500, "internal_error")
+    with pytest.raises(RemoteHighlightError) as info:
+        asyncio.run(remote.ahighlight(QUERY, DOCS[1]))
+    assert (info.value.status, info.value.type) == (500, "internal_error")
+    assert (proxy.failed, proxy.passed) == (0, 2)  # one attempt each
+    proxy.arm()

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from .highlighter import SemanticHighlighter
 from .options import SelectionOptions
+from .protocols import Highlighter
 from .results import HighlightResult, Sentence
 from .splitting import Span, split_sentences
 
@@ -11,7 +12,15 @@ if TYPE_CHECKING:
     from .serve.client import RemoteHighlighter as RemoteHighlighter
     from .serve.client import RemoteHighlightError as RemoteHighlightError
 
-__all__ = ["HighlightResult", "SelectionOptions", "SemanticHighlighter", "Sentence", "Span", "split_sentences"]
+__all__ = [
+    "HighlightResult",
+    "Highlighter",
+    "SelectionOptions",
+    "SemanticHighlighter",
+    "Sentence",
+    "Span",
+    "split_sentences",
+]
 __version__ = "0.1.0"
 
 

@@ -5,7 +5,9 @@ A tool output becomes an :class:`OutputPlan`: the texts to score (one per docume
 content block, or the whole string) and a ``rebuild`` that puts the kept texts back into the
 output's own shape. :func:`prune_tool_output` / :func:`aprune_tool_output` score every text of one
 output in one batched call and return a :class:`PruneOutcome`: the new output and a record
-(characters and tokens before/after, items kept, the query and where it came from).
+(characters and tokens before/after, items kept, the query and where it came from). A wrapper holds one
+:class:`ToolPruner` (built from its keyword options): it finds the query, prunes, builds the record the
+wrapper attaches, and logs what passed through unpruned.
 
 Rules, the same in both frameworks:
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +33,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from .aggregate import check_count
-from .annotations import MODES, AnnotateOptions, Mode, annotation_metadata, bad_content_reason, prune
+from .annotations import (
+    DEFAULT_METADATA_KEY,
+    MODES,
+    AnnotateOptions,
+    Mode,
+    annotation_metadata,
+    bad_content_reason,
+    prune,
+    resolve_highlighter,
+)
 
 if TYPE_CHECKING:
     from .results import HighlightResult
@@ -47,6 +59,7 @@ __all__ = [
     "Rebuild",
     "TokenCounter",
     "ToolPruneOptions",
+    "ToolPruner",
     "approximate_tokens",
     "aprune_tool_output",
     "default_token_counter",
@@ -60,6 +73,8 @@ __all__ = [
     "prune_tool_output",
     "query_from_args",
 ]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_QUERY_ARGS: tuple[str, ...] = ("query", "question", "q", "search_query")
 """Tool-call arguments read as the query, first match wins."""
@@ -571,3 +586,75 @@ async def aprune_tool_output(
     else:
         results = list(await asyncio.to_thread(highlighter.highlight, query, texts, **options.engine_options()))
     return _finish(plan, results, query, options, counter, record, started)
+
+
+# --- what a framework wrapper holds ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolPruner:
+    """The framework-free half of a tool-output wrapper (the LangChain middleware and tool, the LlamaIndex tool
+    wrapper): the highlighter, the options, the token counter and the record's metadata key. The wrapper
+    translates its framework's objects; this finds the query, prunes, builds the record and logs pass-throughs,
+    so the rules are the same in every framework."""
+
+    highlighter: Any
+    options: ToolPruneOptions
+    token_counter: TokenCounter
+    metadata_key: str = DEFAULT_METADATA_KEY
+
+    @classmethod
+    def create(
+        cls,
+        highlighter: Any = None,
+        *,
+        model: str | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        token_counter: TokenCounter | None = None,
+        metadata_key: str = DEFAULT_METADATA_KEY,
+        **options: Any,
+    ) -> ToolPruner:
+        """A wrapper's keyword settings: ``options`` are :class:`ToolPruneOptions` fields (checked first, so a bad
+        one fails before a model loads); ``highlighter`` as given, else one built from ``model``/``device``/
+        ``dtype``; ``token_counter`` defaults to the model's tokenizer, else an estimate."""
+        checked = ToolPruneOptions(**options)
+        engine = resolve_highlighter(highlighter, model, device, dtype)
+        return cls(engine, checked, token_counter or default_token_counter(engine), metadata_key)
+
+    def find_query(
+        self, name: str, args: object, fallback: str | None = None, fallback_source: str = "user_message"
+    ) -> tuple[str, str] | None:
+        """``(query, source)`` for a call of tool ``name``: the first of ``options.query_args`` holding a non-blank
+        str in ``args`` (source ``"args.<name>"``), else a non-blank ``fallback`` (the user's message, source
+        ``fallback_source``); ``None`` (logged: the output passes through) when there is neither."""
+        found = query_from_args(args, self.options.query_args)
+        if found is not None:
+            return found[0], f"args.{found[1]}"
+        if isinstance(fallback, str) and fallback.strip():
+            return fallback, fallback_source
+        logger.warning("semantic-highlight: %s output passed through: no query argument and no user message", name)
+        return None
+
+    def prune(self, query: str, plan: OutputPlan) -> PruneOutcome:
+        """:func:`prune_tool_output` with this wrapper's highlighter, options and counter."""
+        return prune_tool_output(self.highlighter, query, plan, self.options, self.token_counter)
+
+    async def aprune(self, query: str, plan: OutputPlan) -> PruneOutcome:
+        """:func:`aprune_tool_output` with this wrapper's highlighter, options and counter."""
+        return await aprune_tool_output(self.highlighter, query, plan, self.options, self.token_counter)
+
+    @staticmethod
+    def record(outcome: PruneOutcome, source: str, original: Any) -> dict[str, Any]:
+        """What a wrapper attaches: the outcome's record, where the query came from, and the original content
+        when the output changed."""
+        record = {"query_source": source, **outcome.record}
+        if outcome.changed:
+            record["original_content"] = original
+        return record
+
+    @staticmethod
+    def passed_through(name: str, exc: Exception) -> None:
+        """Log that tool ``name``'s output passed through unpruned because pruning raised ``exc`` (a wrapper
+        never breaks the agent loop over an output it cannot prune)."""
+        logger.warning("semantic-highlight: %s output passed through unpruned: %s: %s", name, type(exc).__name__, exc)

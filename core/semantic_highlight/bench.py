@@ -18,7 +18,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from . import SemanticHighlighter
 from .packing import Window, plan_batches
 from .splitting import split_sentences
 
-__all__ = ["Row", "build_random_checkpoint", "main", "make_chunks", "run_bench"]
+__all__ = ["Row", "build_random_checkpoint", "main", "make_chunks", "run_bench", "write_report"]
 
 _SHARED = Path("..") / "shared" / "data"
 _CORPORA = {"en": _SHARED / "wikitext2_raw" / "wiki.test.raw.txt", "zh": _SHARED / "thucnews_cnews" / "cnews.val.txt"}
@@ -330,6 +330,18 @@ def _format_rows(rows: Sequence[Row], header: bool = True) -> str:
     return "\n".join(lines)
 
 
+def write_report(out: Path | None, name: str, data: Any, text: str, footer: str = "") -> None:
+    """The end of every benchmark: with ``out``, write ``<out>/<name>.json`` (``data``: a dataclass instance or
+    JSON-serialisable) and ``<out>/<name>.md`` (``text``, a Markdown report); then print ``text`` and ``footer``
+    (wall time, files written) to standard output."""
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        payload = asdict(data) if is_dataclass(data) and not isinstance(data, type) else data
+        (out / f"{name}.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        (out / f"{name}.md").write_text(text + "\n", encoding="utf-8")
+    print("\n" + text + (f"\n\n{footer}" if footer else ""))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="semantic-highlight bench", description=__doc__.splitlines()[0])
     p.add_argument("--model", action="append", default=None, help="checkpoint folder/hub id; 'default' = embedded")
@@ -371,8 +383,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.b_ratio_queries,
     )
     table = _format_rows(rows)
-    print("\n" + table)
-    args.out.mkdir(parents=True, exist_ok=True)
     meta = {
         "python": sys.version.split()[0],
         "torch": torch.__version__,
@@ -383,9 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "wall_s": time.perf_counter() - start,
         "numpy": np.__version__,
     }
-    (args.out / "bench.json").write_text(json.dumps({"meta": meta, "rows": [asdict(r) for r in rows]}, indent=2))
-    (args.out / "bench.md").write_text(table + "\n")
-    print(f"\nwrote {args.out / 'bench.json'} and {args.out / 'bench.md'} ({meta['wall_s']:.0f} s)")
+    footer = f"wrote {args.out / 'bench.json'} and {args.out / 'bench.md'} ({meta['wall_s']:.0f} s)"
+    write_report(args.out, "bench", {"meta": meta, "rows": [asdict(r) for r in rows]}, table, footer)
     return 0
 
 

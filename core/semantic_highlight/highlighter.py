@@ -31,6 +31,7 @@ from .packing import (
     QueryTruncation,
     Window,
     cap_query,
+    paragraph_starts,
     plan_windows,
     query_token_limit,
 )
@@ -228,6 +229,9 @@ class SemanticHighlighter:
         query_truncation: how a long query is cut: ``"last_sentences"`` (the default) keeps its final sentences
             within :data:`~semantic_highlight.packing.LAST_SENTENCES_TOKENS` tokens (the question after a chat
             history); ``"end"`` keeps its last tokens up to the cap, ``"start"`` its first.
+        paragraph_windows: start a paragraph (text after a blank line) in a new window when it does not fit in the
+            current one, so each passage of a joined tool output is scored as it would be on its own; ``False``
+            packs sentences purely greedily, as the reference implementation does.
         max_wait_ms, max_queue, max_batch_jobs: the :class:`~semantic_highlight.scheduler.BatchScheduler`'s
             (how long an idle worker waits to fill a batch, how many calls may wait, how many calls may
             share a batch).
@@ -256,6 +260,7 @@ class SemanticHighlighter:
         max_wait_ms: float = 0.0,
         max_queue: int | None = None,
         max_batch_jobs: int | None = None,
+        paragraph_windows: bool = True,
     ) -> None:
         # every argument is checked before the model loads (a typo fails in microseconds, not seconds)
         given = (_check_selection(selection) or SelectionOptions()).override(
@@ -279,6 +284,9 @@ class SemanticHighlighter:
         check_non_negative(max_wait_ms, "max_wait_ms")
         check_count(max_queue, "max_queue", 1)
         check_count(max_batch_jobs, "max_batch_jobs", 1)
+        if not isinstance(paragraph_windows, bool):
+            raise TypeError(f"paragraph_windows must be a bool, got {type(paragraph_windows).__name__}")
+        self.paragraph_windows = paragraph_windows
 
         self.model: LoadedModel = load_model(model, device=device, dtype=dtype)
         checkpoint = SelectionOptions(
@@ -629,7 +637,14 @@ class SemanticHighlighter:
             cursor += len(p.spans)
             windows.extend(
                 plan_windows(
-                    i, query_ids[p.query], sentence_ids, model.layout, model.max_length, model.max_positions, is_blank
+                    i,
+                    query_ids[p.query],
+                    sentence_ids,
+                    model.layout,
+                    model.max_length,
+                    model.max_positions,
+                    is_blank,
+                    paragraph_starts(p.text, p.spans) if self.paragraph_windows else (),
                 )
             )
         return windows

@@ -7,7 +7,7 @@ query is capped (see :func:`query_token_limit`) so that it cannot starve the doc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +23,7 @@ __all__ = [
     "Window",
     "cap_query",
     "fragment_length",
+    "paragraph_starts",
     "plan_batches",
     "plan_windows",
     "query_token_limit",
@@ -112,6 +113,18 @@ def cap_query(
     return list(ids[:limit]) if truncation == "start" else list(ids[len(ids) - limit :])
 
 
+def paragraph_starts(text: str, spans: Sequence[tuple[int, int]]) -> frozenset[int]:
+    """Indices of the sentences (``spans`` into ``text``, in order) that open a paragraph after the first: a blank
+    line (two line breaks in the whitespace) separates them from the sentence before."""
+    starts = set()
+    for i in range(1, len(spans)):
+        before = text[spans[i - 1][0] : spans[i][0]]
+        tail = before[len(before.rstrip()) :]
+        if tail.count("\n") >= 2:
+            starts.add(i)
+    return frozenset(starts)
+
+
 def plan_windows(
     document: int,
     query_ids: Sequence[int],
@@ -120,11 +133,15 @@ def plan_windows(
     max_length: int,
     max_positions: int,
     is_blank: Callable[[Sequence[int]], bool] | None = None,
+    paragraphs: Collection[int] = (),
 ) -> list[Window]:
     """Pack one document's sentences (already tokenized) greedily, in order, into windows.
 
     ``query_ids`` must already respect :func:`query_token_limit`. Fragments for which
     ``is_blank`` is true (tokens that decode to nothing) are skipped, as the reference does.
+    ``paragraphs`` (see :func:`paragraph_starts`): a paragraph never starts in a window it does not fit in, so a
+    passage of a joined tool output is scored with the windows it would get on its own, not with the tail of the
+    passage before it (pass nothing for the reference's purely greedy packing).
     """
     budget = _window_limit(max_length, max_positions, layout) - len(query_ids)
     if budget < 1:
@@ -143,7 +160,15 @@ def plan_windows(
             context.clear()
             placed.clear()
 
+    ends = sorted({p for p in paragraphs if 0 < p < len(sentence_ids)} | {len(sentence_ids)})
+    paragraph_tokens = {
+        start: sum(len(sentence_ids[i]) for i in range(start, end))
+        for start, end in zip([0, *ends[:-1]], ends, strict=True)
+        if start in paragraphs
+    }
     for index, ids in enumerate(sentence_ids):
+        if index in paragraph_tokens and len(context) + paragraph_tokens[index] > budget:
+            close()
         for a in range(0, len(ids), size):
             piece = ids[a : a + size]
             if is_blank is not None and is_blank(piece):

@@ -10,7 +10,6 @@ output plan and back, and finds the query (the tool call's own argument, else th
 from __future__ import annotations
 
 import ast
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,21 +29,15 @@ from semantic_highlight.agents import (
     OutputPlan,
     PruneOutcome,
     TokenCounter,
-    ToolPruneOptions,
-    aprune_tool_output,
-    default_token_counter,
+    ToolPruner,
     plan_blocks,
     plan_embedded,
     plan_items,
     plan_text,
-    prune_tool_output,
-    query_from_args,
 )
-from semantic_highlight.annotations import DEFAULT_METADATA_KEY, Mode, resolve_highlighter
+from semantic_highlight.annotations import DEFAULT_METADATA_KEY, Mode
 
 __all__ = ["SemanticHighlightMiddleware", "latest_human_text", "plan_tool_message"]
-
-logger = logging.getLogger(__name__)
 
 
 def latest_human_text(state: Any) -> str | None:
@@ -138,7 +131,8 @@ class SemanticHighlightMiddleware(AgentMiddleware):
     The new ``ToolMessage`` keeps ``artifact``, ``id``, ``name`` and ``status``; ``response_metadata[metadata_key]``
     holds the record (``query``, ``query_source``, ``chars_before``/``chars_after``, ``tokens_before``/
     ``tokens_after``, ``items``/``items_kept``, ``on_empty``, highlights per item) and ``original_content``.
-    Anything that goes wrong while pruning passes the result through unchanged with a warning.
+    Anything that goes wrong while pruning passes the result through unchanged with a warning. ``pruner`` (a
+    :class:`~semantic_highlight.agents.ToolPruner`) holds the highlighter, options and token counter.
     """
 
     def __init__(
@@ -165,7 +159,18 @@ class SemanticHighlightMiddleware(AgentMiddleware):
         metadata_key: str = DEFAULT_METADATA_KEY,
     ) -> None:
         super().__init__()
-        self.options = ToolPruneOptions(
+        if tools is not None and (isinstance(tools, str) or not isinstance(tools, Sequence)):
+            raise TypeError(f"tools must be a sequence of tool names or tools, got {type(tools).__name__}")
+        self.tool_names: frozenset[str] | None = (
+            None if tools is None else frozenset(t.name if isinstance(t, BaseTool) else str(t) for t in tools)
+        )
+        self.pruner = ToolPruner.create(
+            highlighter,
+            model=model,
+            device=device,
+            dtype=dtype,
+            token_counter=token_counter,
+            metadata_key=metadata_key,
             mode=mode,
             threshold=threshold,
             fallback_threshold=fallback_threshold,
@@ -176,17 +181,9 @@ class SemanticHighlightMiddleware(AgentMiddleware):
             on_empty=on_empty,
             empty_note=empty_note,
             marks=marks,
-            query_args=tuple(query_args),
-            text_keys=tuple(text_keys),
+            query_args=query_args,
+            text_keys=text_keys,
         )
-        if tools is not None and (isinstance(tools, str) or not isinstance(tools, Sequence)):
-            raise TypeError(f"tools must be a sequence of tool names or tools, got {type(tools).__name__}")
-        self.tool_names: frozenset[str] | None = (
-            None if tools is None else frozenset(t.name if isinstance(t, BaseTool) else str(t) for t in tools)
-        )
-        self.highlighter = resolve_highlighter(highlighter, model, device, dtype)
-        self.token_counter: TokenCounter = token_counter or default_token_counter(self.highlighter)
-        self.metadata_key = metadata_key
 
     def _job(self, request: ToolCallRequest, result: ToolMessage | Command[Any]) -> _Job | None:
         """What to prune, or ``None`` to pass ``result`` through."""
@@ -197,24 +194,18 @@ class SemanticHighlightMiddleware(AgentMiddleware):
             return None
         if result.status == "error":
             return None
-        found = query_from_args(request.tool_call.get("args"), self.options.query_args)
-        query: str | None = None if found is None else found[0]
-        source = "human_message" if found is None else f"args.{found[1]}"
+        args = request.tool_call.get("args")
+        query = self.pruner.find_query(name, args, latest_human_text(request.state), "human_message")
         if query is None:
-            query = latest_human_text(request.state)
-        if query is None:
-            logger.warning("semantic-highlight: %s result passed through: no query argument and no human message", name)
             return None
-        plan = plan_tool_message(result, self.options.text_keys)
+        plan = plan_tool_message(result, self.pruner.options.text_keys)
         if plan is None:
             return None
-        return _Job(result, query, source, plan)
+        return _Job(result, query[0], query[1], plan)
 
     def _apply(self, job: _Job, outcome: PruneOutcome) -> ToolMessage:
-        record = {"query_source": job.query_source, **outcome.record}
-        if outcome.changed:
-            record["original_content"] = job.message.content
-        metadata = {**job.message.response_metadata, self.metadata_key: record}
+        record = self.pruner.record(outcome, job.query_source, job.message.content)
+        metadata = {**job.message.response_metadata, self.pruner.metadata_key: record}
         update: dict[str, Any] = {"response_metadata": metadata}
         if outcome.changed:
             update["content"] = outcome.output
@@ -222,8 +213,7 @@ class SemanticHighlightMiddleware(AgentMiddleware):
 
     @staticmethod
     def _failed(result: ToolMessage | Command[Any], exc: Exception) -> ToolMessage | Command[Any]:
-        name = getattr(result, "name", None) or "tool"
-        logger.warning("semantic-highlight: %s result passed through unpruned: %s: %s", name, type(exc).__name__, exc)
+        ToolPruner.passed_through(getattr(result, "name", None) or "tool", exc)
         return result
 
     def wrap_tool_call(
@@ -236,8 +226,7 @@ class SemanticHighlightMiddleware(AgentMiddleware):
             job = self._job(request, result)
             if job is None:
                 return result
-            outcome = prune_tool_output(self.highlighter, job.query, job.plan, self.options, self.token_counter)
-            return self._apply(job, outcome)
+            return self._apply(job, self.pruner.prune(job.query, job.plan))
         except Exception as exc:  # never break the agent loop on a tool output we cannot prune
             return self._failed(result, exc)
 
@@ -251,7 +240,6 @@ class SemanticHighlightMiddleware(AgentMiddleware):
             job = self._job(request, result)
             if job is None:
                 return result
-            outcome = await aprune_tool_output(self.highlighter, job.query, job.plan, self.options, self.token_counter)
-            return self._apply(job, outcome)
+            return self._apply(job, await self.pruner.aprune(job.query, job.plan))
         except Exception as exc:  # never break the agent loop on a tool output we cannot prune
             return self._failed(result, exc)

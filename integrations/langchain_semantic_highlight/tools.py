@@ -7,17 +7,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
-from semantic_highlight.agents import (
-    DEFAULT_EMPTY_NOTE,
-    OnEmpty,
-    PruneOutcome,
-    ToolPruneOptions,
-    aprune_tool_output,
-    default_token_counter,
-    plan_plain,
-    prune_tool_output,
-)
-from semantic_highlight.annotations import resolve_highlighter
+from semantic_highlight.agents import DEFAULT_EMPTY_NOTE, OnEmpty, PruneOutcome, ToolPruner, plan_plain
 
 __all__ = ["DEFAULT_TOOL_DESCRIPTION", "HighlightToolInput", "create_highlight_tool"]
 
@@ -55,8 +45,11 @@ def create_highlight_tool(
     sentences (or, when none is, the best one or ``empty_note``, per ``on_empty``); the artifact is the record
     (highlights with offsets into ``text``, characters and tokens before/after). Sync and async; the async
     path uses a remote highlighter's ``ahighlight`` or a worker thread."""
-    engine = resolve_highlighter(highlighter, model, device, dtype)
-    options = ToolPruneOptions(
+    pruner = ToolPruner.create(
+        highlighter,
+        model=model,
+        device=device,
+        dtype=dtype,
         mode="prune",
         threshold=threshold,
         fallback_threshold=fallback_threshold,
@@ -67,17 +60,16 @@ def create_highlight_tool(
         on_empty=on_empty,
         empty_note=empty_note,
     )
-    counter = default_token_counter(engine)
 
     def result(query: str, outcome: PruneOutcome) -> tuple[str, dict[str, Any]]:
         text = str(outcome.output)
-        return (text if text.strip() else options.note(query)), outcome.record  # never an empty answer
+        return (text if text.strip() else pruner.options.note(query)), outcome.record  # never an empty answer
 
     def run(query: str, text: str) -> tuple[str, dict[str, Any]]:
-        return result(query, prune_tool_output(engine, query, plan_plain(text), options, counter))
+        return result(query, pruner.prune(query, plan_plain(text)))
 
     async def arun(query: str, text: str) -> tuple[str, dict[str, Any]]:
-        return result(query, await aprune_tool_output(engine, query, plan_plain(text), options, counter))
+        return result(query, await pruner.aprune(query, plan_plain(text)))
 
     return StructuredTool.from_function(
         func=run,

@@ -11,6 +11,7 @@ Arrow columns hold one type, so the ids of one job must all be strings or all in
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from functools import partial
@@ -32,7 +33,17 @@ from .io import input_files, json_line, prepare_output
 from .local import DEFAULT_BATCH_SIZE, JobSummary, highlight_valid
 from .rows import Columns, ValidRow, check_row, output_schema, parse_json_line, reject_row
 
-__all__ = ["HighlightActor", "JsonLinesDatasink", "highlight_dataset", "read_input", "rejected_rows", "run_ray"]
+__all__ = [
+    "HighlightActor",
+    "JsonLinesDatasink",
+    "highlight_dataset",
+    "pool_leaves_no_cpu",
+    "read_input",
+    "rejected_rows",
+    "run_ray",
+]
+
+_log = logging.getLogger(__name__)
 
 _LINE_COLUMN = "text"
 """The column ``ray.data.read_text`` puts each line in."""
@@ -162,6 +173,22 @@ class JsonLinesDatasink(BlockBasedFileDatasink):
             file.write((json_line(row) + "\n").encode("utf-8"))
 
 
+def pool_leaves_no_cpu(concurrency: int | tuple[int, int], num_cpus: float, cluster_cpus: float) -> str | None:
+    """Why an actor pool of ``concurrency`` actors reserving ``num_cpus`` each would stall on a cluster of
+    ``cluster_cpus`` CPUs (the read and write tasks need one CPU the actors do not hold), else ``None``.
+
+    Ray counts reserved CPUs, not threads: give an actor more torch threads with ``torch_threads``, not more CPUs."""
+    actors = concurrency[1] if isinstance(concurrency, tuple) else concurrency
+    reserved = actors * num_cpus
+    if num_cpus > 0 and cluster_cpus - reserved < 1:
+        return (
+            f"{actors} actor(s) x {num_cpus:g} CPUs reserve {reserved:g} of the cluster's {cluster_cpus:g} CPUs and "
+            "leave none for the read and write tasks, so the job would wait forever; lower --num-cpus-per-worker "
+            "or --concurrency (set an actor's threads with --torch-threads instead)"
+        )
+    return None
+
+
 def run_ray(
     input_paths: Sequence[str],
     output_dir: str,
@@ -177,9 +204,17 @@ def run_ray(
     if output_format not in ("jsonl", "parquet"):
         raise ValueError(f"output format must be jsonl or parquet, got {output_format!r}")
     input_files(input_paths, input_format)  # missing files and unknown formats fail before anything is written
-    out, rejects_dir = prepare_output(output_dir)
-    if not ray.is_initialized():
+    started = not ray.is_initialized()
+    if started:
         ray.init(address=ray_address, log_to_driver=False)
+    problem = pool_leaves_no_cpu(
+        kwargs.get("concurrency", 1), kwargs.get("num_cpus", 1), ray.cluster_resources().get("CPU", 0.0)
+    )
+    if problem and started and ray_address is None:  # a local instance we started: its CPUs are all there is
+        raise ValueError(problem)
+    if problem:  # a cluster may still add nodes
+        _log.warning("%s (unless the cluster adds nodes)", problem)
+    out, rejects_dir = prepare_output(output_dir)
     ds, json_lines = read_input(input_paths, input_format)
     columns = kwargs.get("columns")
     rejected_rows(ds, columns, json_lines=json_lines).write_datasink(JsonLinesDatasink(str(rejects_dir)))

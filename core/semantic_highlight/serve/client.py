@@ -2,10 +2,14 @@
 over HTTP against ``semantic-highlight serve``, returning the same :class:`HighlightResult` objects.
 
 Arguments are checked here exactly as the engine checks them (same ``TypeError`` / ``ValueError``), so code
-moves between the in-process engine and a server without new error handling. 429 and 503 answers (queue
-full, model loading) and connection failures are retried with exponential backoff (``Retry-After`` is
-honoured); any other error answer raises :class:`RemoteHighlightError` with the server's type, message
-and offending field. Needs only ``httpx`` (the ``[client]`` extra), not the server's packages.
+moves between the in-process engine and a server without new error handling. Every call is idempotent, so
+these are retried with exponential backoff (``Retry-After`` is honoured): 429 and 503 answers (queue full, model
+loading), connection failures, and 500/502/504 answers that do not carry the server's own JSON error (a proxy's:
+Ray Serve answers 500 when a replica dies mid-request, a load balancer 502/504). A 5xx in the server's own error
+shape is its deliberate answer (an ``internal_error`` the same request would hit again, a ``deadline_exceeded``
+after the server's own wait) and is not retried. Any error answer left raises :class:`RemoteHighlightError` with
+the server's type, message and offending field. Needs only ``httpx`` (the ``[client]`` extra), not the server's
+packages.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from ..results import HighlightResult
 __all__ = ["RemoteHighlightError", "RemoteHighlighter"]
 
 _RETRY_STATUSES = frozenset({429, 503})
+"""Always retried: the server is busy or still loading (it says when to come back with ``Retry-After``)."""
+_PROXY_RETRY_STATUSES = frozenset({500, 502, 504})
+"""Retried when the body is not the server's own JSON error, i.e. when a proxy answered for a replica or upstream
+that died or timed out mid-request: another attempt (another replica) can succeed."""
 _RETRY_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)
 _MAX_BACKOFF_S = 10.0
 
@@ -51,7 +59,8 @@ class RemoteHighlighter:
         base_url: the server, e.g. ``"http://127.0.0.1:8000"`` (a path prefix is kept when mounted under one).
         api_key: sent as ``Authorization: Bearer <api_key>``.
         timeout: seconds for one HTTP attempt (connect, write, read).
-        max_retries: extra attempts after a 429/503 answer or a connection failure (``0``: none).
+        max_retries: extra attempts after a 429/503 answer, a proxy's 500/502/504 or a connection failure (``0``:
+            none).
         backoff: first retry delay in seconds; doubled on each retry (with jitter), capped at 10 s.
 
     One instance is safe to share between threads; the async methods may be used from any event loop.
@@ -328,7 +337,7 @@ class RemoteHighlighter:
                     raise
                 time.sleep(self._delay(attempt, None))
                 continue
-            if response.status_code in _RETRY_STATUSES and not last:
+            if not last and _retryable(response):
                 time.sleep(self._delay(attempt, response))
                 continue
             return _decode(response)
@@ -345,7 +354,7 @@ class RemoteHighlighter:
                     raise
                 await asyncio.sleep(self._delay(attempt, None))
                 continue
-            if response.status_code in _RETRY_STATUSES and not last:
+            if not last and _retryable(response):
                 await asyncio.sleep(self._delay(attempt, response))
                 continue
             return _decode(response)
@@ -413,17 +422,33 @@ def _batch_payload(pairs: Any, options: dict[str, Any]) -> dict[str, Any]:
     return {"items": items, **options}
 
 
+def _server_error(response: httpx.Response) -> RemoteHighlightError | None:
+    """The server's own JSON error (``{"error": {"type", "message", "param"}}``) in ``response``, else ``None``
+    (another body: a proxy's or load balancer's page)."""
+    try:
+        error = response.json()["error"]
+        param = error.get("param")
+        return RemoteHighlightError(
+            response.status_code, str(error["type"]), str(error["message"]), None if param is None else str(param)
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _retryable(response: httpx.Response) -> bool:
+    """Whether another attempt may succeed: 429/503, or a 500/502/504 that is not the server's own error."""
+    status = response.status_code
+    return status in _RETRY_STATUSES or (status in _PROXY_RETRY_STATUSES and _server_error(response) is None)
+
+
 def _decode(response: httpx.Response) -> Any:
     """The JSON body of a 2xx answer; :class:`RemoteHighlightError` for any other."""
     if response.is_success:
         return response.json()
-    try:
-        error = response.json()["error"]
-        raise RemoteHighlightError(response.status_code, str(error["type"]), str(error["message"]), error.get("param"))
-    except (ValueError, KeyError, TypeError):  # not our JSON error shape (a proxy's page, say)
-        raise RemoteHighlightError(
-            response.status_code, "http_error", response.text[:500] or response.reason_phrase
-        ) from None
+    error = _server_error(response)
+    if error is None:  # not our JSON error shape (a proxy's page, say)
+        error = RemoteHighlightError(response.status_code, "http_error", response.text[:500] or response.reason_phrase)
+    raise error
 
 
 def _finish_highlight(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from semantic_highlight.models.base import InputLayout
 from semantic_highlight.models.open_provence import load_tokenizer
-from semantic_highlight.packing import cap_query, plan_windows, query_token_limit
+from semantic_highlight.packing import cap_query, paragraph_starts, plan_windows, query_token_limit
 from tokenizers import Tokenizer
 
 IGNORE = -100.0
@@ -52,8 +52,13 @@ def build_windows(
     q = cap_query(encoded.ids, encoded.offsets, query, limit)  # the engine's default query truncation
     if sent_ids is None:
         sent_ids = [e.ids for e in tok.encode_batch(list(sentences), add_special_tokens=False)]
+    spans: list[tuple[int, int]] = []
+    for sentence in sentences:
+        start = spans[-1][1] if spans else 0
+        spans.append((start, start + len(sentence)))
+    paragraphs = paragraph_starts("".join(sentences), spans)
     out: list[Window] = []
-    for w in plan_windows(0, q, sent_ids, enc.layout, max_length, enc.max_positions):
+    for w in plan_windows(0, q, sent_ids, enc.layout, max_length, enc.max_positions, paragraphs=paragraphs):
         index = [-1] * len(w.input_ids)
         for f in w.fragments:
             index[f.start : f.end] = [f.sentence] * (f.end - f.start)

@@ -8,7 +8,6 @@ plan and back, and reads the user message from the agent workflow's context.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,19 +25,13 @@ from semantic_highlight.agents import (
     OutputPlan,
     PruneOutcome,
     TokenCounter,
-    ToolPruneOptions,
-    aprune_tool_output,
-    default_token_counter,
+    ToolPruner,
     plan_blocks,
     plan_items,
-    prune_tool_output,
-    query_from_args,
 )
-from semantic_highlight.annotations import DEFAULT_METADATA_KEY, Mode, resolve_highlighter
+from semantic_highlight.annotations import DEFAULT_METADATA_KEY, Mode
 
 __all__ = ["CONTEXT_PARAM", "SemanticHighlightTool", "SemanticHighlightToolOutput", "plan_tool_output"]
-
-logger = logging.getLogger(__name__)
 
 CONTEXT_PARAM = "semantic_highlight_ctx"
 """The keyword under which agent workflows hand the wrapper their ``Context`` (to read the user message)."""
@@ -96,7 +89,8 @@ class SemanticHighlightTool(FunctionTool):
     Options are those of ``SemanticHighlightMiddleware`` (see ``docs/agents.md``). The output is a
     :class:`SemanticHighlightToolOutput`: pruned blocks, the tool's own ``raw_output``, the record. Errors of
     the wrapped tool are returned as they are; anything that goes wrong while pruning passes the output
-    through with a warning.
+    through with a warning. ``pruner`` (a :class:`~semantic_highlight.agents.ToolPruner`) holds the
+    highlighter, options and token counter.
     """
 
     def __init__(
@@ -124,7 +118,13 @@ class SemanticHighlightTool(FunctionTool):
     ) -> None:
         if not isinstance(tool, BaseTool):
             raise TypeError(f"tool must be a LlamaIndex BaseTool, got {type(tool).__name__}")
-        self.options = ToolPruneOptions(
+        self.pruner = ToolPruner.create(
+            highlighter,
+            model=model,
+            device=device,
+            dtype=dtype,
+            token_counter=token_counter,
+            metadata_key=metadata_key,
             mode=mode,
             threshold=threshold,
             fallback_threshold=fallback_threshold,
@@ -135,13 +135,10 @@ class SemanticHighlightTool(FunctionTool):
             on_empty=on_empty,
             empty_note=empty_note,
             marks=marks,
-            query_args=tuple(query_args),
-            text_keys=tuple(text_keys),
+            query_args=query_args,
+            text_keys=text_keys,
         )
         self.tool: AsyncBaseTool = tool if isinstance(tool, AsyncBaseTool) else adapt_to_async_tool(tool)
-        self.highlighter = resolve_highlighter(highlighter, model, device, dtype)
-        self.token_counter: TokenCounter = token_counter or default_token_counter(self.highlighter)
-        self.metadata_key = metadata_key
         super().__init__(fn=self._unused, metadata=tool.metadata)
         # agent workflows pass their Context to FunctionTools that ask for it: we read the user message there
         self.requires_context = True
@@ -158,14 +155,7 @@ class SemanticHighlightTool(FunctionTool):
             return {**kwargs, inner.ctx_param_name: ctx}
         return kwargs
 
-    def _args_query(self, kwargs: dict[str, Any]) -> tuple[str, str] | None:
-        found = query_from_args(kwargs, self.options.query_args)
-        return None if found is None else (found[0], f"args.{found[1]}")
-
-    def _finish(self, output: ToolOutput, query: str, source: str, outcome: PruneOutcome) -> ToolOutput:
-        record = {"query_source": source, **outcome.record}
-        if outcome.changed:
-            record["original_content"] = output.content
+    def _finish(self, output: ToolOutput, source: str, outcome: PruneOutcome) -> ToolOutput:
         pruned = SemanticHighlightToolOutput(
             tool_name=output.tool_name,
             blocks=_to_blocks(outcome.output) if outcome.changed else list(output.blocks),
@@ -173,27 +163,19 @@ class SemanticHighlightTool(FunctionTool):
             raw_output=output.raw_output,
             is_error=output.is_error,
         )
-        pruned.semantic_highlight = record
+        pruned.semantic_highlight = self.pruner.record(outcome, source, output.content)
         return pruned
 
-    def _plan(self, output: Any, query: tuple[str, str] | None) -> OutputPlan | None:
+    def _job(self, output: Any, kwargs: dict[str, Any], user: str | None) -> tuple[str, str, OutputPlan] | None:
+        """``(query, where it came from, plan)``, or ``None`` to pass ``output`` through."""
         if not isinstance(output, ToolOutput) or output.is_error:
             return None
-        if query is None:
-            logger.warning(
-                "semantic-highlight: %s output passed through: no query argument and no user message",
-                self.metadata.get_name(),
-            )
-            return None
-        return plan_tool_output(output, self.options.text_keys)
+        query = self.pruner.find_query(self.metadata.get_name(), kwargs, user, "user_message")
+        plan = None if query is None else plan_tool_output(output, self.pruner.options.text_keys)
+        return None if query is None or plan is None else (query[0], query[1], plan)
 
     def _failed(self, output: Any, exc: Exception) -> Any:
-        logger.warning(
-            "semantic-highlight: %s output passed through unpruned: %s: %s",
-            self.metadata.get_name(),
-            type(exc).__name__,
-            exc,
-        )
+        ToolPruner.passed_through(self.metadata.get_name(), exc)
         return output
 
     def call(self, *args: Any, **kwargs: Any) -> ToolOutput:
@@ -201,12 +183,10 @@ class SemanticHighlightTool(FunctionTool):
         ctx = kwargs.pop(CONTEXT_PARAM, None)
         output = self.tool.call(*args, **self._inner_kwargs(kwargs, ctx))
         try:
-            query = self._args_query(kwargs)
-            plan = self._plan(output, query)
-            if plan is None or query is None:
+            job = self._job(output, kwargs, None)
+            if job is None:
                 return output
-            outcome = prune_tool_output(self.highlighter, query[0], plan, self.options, self.token_counter)
-            return self._finish(output, query[0], query[1], outcome)
+            return self._finish(output, job[1], self.pruner.prune(job[0], job[2]))
         except Exception as exc:  # never break the agent loop on an output we cannot prune
             return self._failed(output, exc)
 
@@ -215,14 +195,10 @@ class SemanticHighlightTool(FunctionTool):
         ctx = kwargs.pop(CONTEXT_PARAM, None)
         output = await self.tool.acall(*args, **self._inner_kwargs(kwargs, ctx))
         try:
-            query = self._args_query(kwargs)
-            if query is None and ctx is not None:
-                text = await ctx.store.get("user_msg_str", default=None)
-                query = (text, "user_message") if isinstance(text, str) and text.strip() else None
-            plan = self._plan(output, query)
-            if plan is None or query is None:
+            user = None if ctx is None else await ctx.store.get("user_msg_str", default=None)
+            job = self._job(output, kwargs, user)
+            if job is None:
                 return output
-            outcome = await aprune_tool_output(self.highlighter, query[0], plan, self.options, self.token_counter)
-            return self._finish(output, query[0], query[1], outcome)
+            return self._finish(output, job[1], await self.pruner.aprune(job[0], job[2]))
         except Exception as exc:  # never break the agent loop on an output we cannot prune
             return self._failed(output, exc)
