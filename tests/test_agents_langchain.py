@@ -303,6 +303,8 @@ def test_empty_text_output_passes_through(agent_highlighter: Any) -> None:
 
 
 def test_settings_are_validated(agent_highlighter: Any) -> None:
+    middleware = SemanticHighlightMiddleware(agent_highlighter, top_k=2)
+    assert middleware.highlighter is agent_highlighter and middleware.options.top_k == 2  # the pruner's, read-only
     with pytest.raises(ValueError, match="mode"):
         SemanticHighlightMiddleware(agent_highlighter, mode="summarize")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="query_args"):  # a str is one name, not a sequence of names

@@ -230,6 +230,8 @@ async def test_wrapped_tool_that_wants_the_context_still_gets_it(agent_highlight
 
 def test_settings_are_validated(agent_highlighter: Any) -> None:
     tool = FunctionTool.from_defaults(web_search)
+    wrapped = SemanticHighlightTool(tool, agent_highlighter, top_k=2)
+    assert wrapped.highlighter is agent_highlighter and wrapped.options.top_k == 2  # the pruner's, read-only
     with pytest.raises(ValueError, match="mode"):
         SemanticHighlightTool(tool, agent_highlighter, mode="summarize")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="text_keys"):

@@ -29,6 +29,7 @@ from semantic_highlight.agents import (
     OutputPlan,
     PruneOutcome,
     TokenCounter,
+    ToolPruneOptions,
     ToolPruner,
     plan_blocks,
     plan_embedded,
@@ -184,6 +185,16 @@ class SemanticHighlightMiddleware(AgentMiddleware):
             query_args=query_args,
             text_keys=text_keys,
         )
+
+    @property
+    def highlighter(self) -> Any:
+        """The engine (or ``RemoteHighlighter``) this wrapper prunes with (``pruner.highlighter``)."""
+        return self.pruner.highlighter
+
+    @property
+    def options(self) -> ToolPruneOptions:
+        """The checked pruning options (``pruner.options``)."""
+        return self.pruner.options
 
     def _job(self, request: ToolCallRequest, result: ToolMessage | Command[Any]) -> _Job | None:
         """What to prune, or ``None`` to pass ``result`` through."""

@@ -25,6 +25,7 @@ from semantic_highlight.agents import (
     OutputPlan,
     PruneOutcome,
     TokenCounter,
+    ToolPruneOptions,
     ToolPruner,
     plan_blocks,
     plan_items,
@@ -154,6 +155,16 @@ class SemanticHighlightTool(FunctionTool):
         if ctx is not None and isinstance(inner, FunctionTool) and inner.requires_context and inner.ctx_param_name:
             return {**kwargs, inner.ctx_param_name: ctx}
         return kwargs
+
+    @property
+    def highlighter(self) -> Any:
+        """The engine (or ``RemoteHighlighter``) this wrapper prunes with (``pruner.highlighter``)."""
+        return self.pruner.highlighter
+
+    @property
+    def options(self) -> ToolPruneOptions:
+        """The checked pruning options (``pruner.options``)."""
+        return self.pruner.options
 
     def _finish(self, output: ToolOutput, source: str, outcome: PruneOutcome) -> ToolOutput:
         pruned = SemanticHighlightToolOutput(
