@@ -111,7 +111,7 @@ def test_plain_string_tool_is_pruned_before_the_model_reads_it(agent_highlighter
     assert record["query"] == QUERY and record["query_source"] == "args.query"
     assert record["original_content"] == PAGE
     assert (record["chars_before"], record["chars_after"]) == (len(PAGE), len(ANSWER))
-    count = SemanticHighlightMiddleware(agent_highlighter).pruner.token_counter
+    count = SemanticHighlightMiddleware(agent_highlighter).token_counter
     assert (record["tokens_before"], record["tokens_after"]) == (count(PAGE), count(ANSWER))
     assert record["tokens_after"] < record["tokens_before"] / 5
     assert message.name == "web_search" and message.tool_call_id == "call-1"

@@ -196,6 +196,16 @@ class SemanticHighlightMiddleware(AgentMiddleware):
         """The checked pruning options (``pruner.options``)."""
         return self.pruner.options
 
+    @property
+    def token_counter(self) -> TokenCounter:
+        """Counts the tokens of the record's ``tokens_before`` / ``tokens_after`` (``pruner.token_counter``)."""
+        return self.pruner.token_counter
+
+    @property
+    def metadata_key(self) -> str:
+        """Where the record goes (``pruner.metadata_key``)."""
+        return self.pruner.metadata_key
+
     def _job(self, request: ToolCallRequest, result: ToolMessage | Command[Any]) -> _Job | None:
         """What to prune, or ``None`` to pass ``result`` through."""
         name = request.tool_call.get("name", "")

@@ -166,6 +166,16 @@ class SemanticHighlightTool(FunctionTool):
         """The checked pruning options (``pruner.options``)."""
         return self.pruner.options
 
+    @property
+    def token_counter(self) -> TokenCounter:
+        """Counts the tokens of the record's ``tokens_before`` / ``tokens_after`` (``pruner.token_counter``)."""
+        return self.pruner.token_counter
+
+    @property
+    def metadata_key(self) -> str:
+        """Where the record goes (``pruner.metadata_key``)."""
+        return self.pruner.metadata_key
+
     def _finish(self, output: ToolOutput, source: str, outcome: PruneOutcome) -> ToolOutput:
         pruned = SemanticHighlightToolOutput(
             tool_name=output.tool_name,
