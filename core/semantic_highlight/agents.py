@@ -56,6 +56,7 @@ __all__ = [
     "OnEmpty",
     "OutputPlan",
     "PruneOutcome",
+    "PrunerAccess",
     "Rebuild",
     "TokenCounter",
     "ToolPruneOptions",
@@ -658,3 +659,30 @@ class ToolPruner:
         """Log that tool ``name``'s output passed through unpruned because pruning raised ``exc`` (a wrapper
         never breaks the agent loop over an output it cannot prune)."""
         logger.warning("semantic-highlight: %s output passed through unpruned: %s: %s", name, type(exc).__name__, exc)
+
+
+class PrunerAccess:
+    """Read-only ``highlighter``, ``options``, ``token_counter`` and ``metadata_key`` for a wrapper that holds a
+    :class:`ToolPruner` as ``pruner`` (mixed into every framework wrapper, so they expose the same attributes)."""
+
+    pruner: ToolPruner
+
+    @property
+    def highlighter(self) -> Any:
+        """The engine (or ``RemoteHighlighter``) this wrapper prunes with."""
+        return self.pruner.highlighter
+
+    @property
+    def options(self) -> ToolPruneOptions:
+        """The checked pruning options."""
+        return self.pruner.options
+
+    @property
+    def token_counter(self) -> TokenCounter:
+        """Counts the tokens of the record's ``tokens_before`` / ``tokens_after``."""
+        return self.pruner.token_counter
+
+    @property
+    def metadata_key(self) -> str:
+        """Where the record goes."""
+        return self.pruner.metadata_key

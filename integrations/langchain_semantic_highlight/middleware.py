@@ -28,8 +28,8 @@ from semantic_highlight.agents import (
     OnEmpty,
     OutputPlan,
     PruneOutcome,
+    PrunerAccess,
     TokenCounter,
-    ToolPruneOptions,
     ToolPruner,
     plan_blocks,
     plan_embedded,
@@ -111,7 +111,7 @@ class _Job:
     plan: OutputPlan
 
 
-class SemanticHighlightMiddleware(AgentMiddleware):
+class SemanticHighlightMiddleware(PrunerAccess, AgentMiddleware):
     """Prunes (or annotates) tool results to the sentences relevant to the query before the model sees them.
 
     Args:
@@ -185,26 +185,6 @@ class SemanticHighlightMiddleware(AgentMiddleware):
             query_args=query_args,
             text_keys=text_keys,
         )
-
-    @property
-    def highlighter(self) -> Any:
-        """The engine (or ``RemoteHighlighter``) this wrapper prunes with (``pruner.highlighter``)."""
-        return self.pruner.highlighter
-
-    @property
-    def options(self) -> ToolPruneOptions:
-        """The checked pruning options (``pruner.options``)."""
-        return self.pruner.options
-
-    @property
-    def token_counter(self) -> TokenCounter:
-        """Counts the tokens of the record's ``tokens_before`` / ``tokens_after`` (``pruner.token_counter``)."""
-        return self.pruner.token_counter
-
-    @property
-    def metadata_key(self) -> str:
-        """Where the record goes (``pruner.metadata_key``)."""
-        return self.pruner.metadata_key
 
     def _job(self, request: ToolCallRequest, result: ToolMessage | Command[Any]) -> _Job | None:
         """What to prune, or ``None`` to pass ``result`` through."""

@@ -24,8 +24,8 @@ from semantic_highlight.agents import (
     OnEmpty,
     OutputPlan,
     PruneOutcome,
+    PrunerAccess,
     TokenCounter,
-    ToolPruneOptions,
     ToolPruner,
     plan_blocks,
     plan_items,
@@ -81,7 +81,7 @@ def plan_tool_output(output: ToolOutput, text_keys: Sequence[str] = DEFAULT_TEXT
     return plan_blocks(rows, text_keys)
 
 
-class SemanticHighlightTool(FunctionTool):
+class SemanticHighlightTool(PrunerAccess, FunctionTool):
     """Wraps a LlamaIndex tool: same name, description and schema, output pruned to the relevant sentences.
 
     The query is the call's own argument (the first of ``query_args`` holding a non-blank str), else the
@@ -155,26 +155,6 @@ class SemanticHighlightTool(FunctionTool):
         if ctx is not None and isinstance(inner, FunctionTool) and inner.requires_context and inner.ctx_param_name:
             return {**kwargs, inner.ctx_param_name: ctx}
         return kwargs
-
-    @property
-    def highlighter(self) -> Any:
-        """The engine (or ``RemoteHighlighter``) this wrapper prunes with (``pruner.highlighter``)."""
-        return self.pruner.highlighter
-
-    @property
-    def options(self) -> ToolPruneOptions:
-        """The checked pruning options (``pruner.options``)."""
-        return self.pruner.options
-
-    @property
-    def token_counter(self) -> TokenCounter:
-        """Counts the tokens of the record's ``tokens_before`` / ``tokens_after`` (``pruner.token_counter``)."""
-        return self.pruner.token_counter
-
-    @property
-    def metadata_key(self) -> str:
-        """Where the record goes (``pruner.metadata_key``)."""
-        return self.pruner.metadata_key
 
     def _finish(self, output: ToolOutput, source: str, outcome: PruneOutcome) -> ToolOutput:
         pruned = SemanticHighlightToolOutput(
