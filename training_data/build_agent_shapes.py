@@ -8,8 +8,7 @@ Reads every hand-written ``training_data/handwritten/*.jsonl`` except the files 
   ("not stated" when it has none), so a history often quotes passage sentences that do not answer the final
   question. 50-300 tokens of history (the default model's tokenizer), role labels varied.
 * ``agent_keyword_{en,zh}.jsonl``: the question cut down to a 2-6-keyword search string by rule (question words,
-  punctuation and, for two thirds, stop words removed; Chinese split into space-separated chunks at function
-  characters).
+  punctuation and, for two thirds, stop words removed; Chinese: jieba's content words, see ``zh_keyword_query``).
 * ``agent_joined_{en,zh}.jsonl``: the example's excerpt placed among 2-4 excerpts of other source passages of the
   same language, joined by blank lines, gold sentences unchanged (shifted). ``context_parts`` records each part's
   source and sentence count, so ``validate.py`` checks every part against its own source.
@@ -18,6 +17,7 @@ Every variant keeps its example's split side: chat and keyword variants keep the
 it), and a joined example is arranged (neighbours drawn from the same side) until its text hashes to the same side
 as its source example (``semantic_highlight.training.data.split_handwritten``), so no validation passage enters
 training. Cross-lingual examples are skipped. Only a share of the examples gets each shape (see ``SHARE``).
+Chinese keyword strings need jieba (in the ``[train]`` extra).
 
 Run: ``.venv/bin/python training_data/build_agent_shapes.py`` (deterministic; about 20 s).
 """
@@ -38,7 +38,10 @@ from semantic_highlight.training.data import bucket
 HERE = Path(__file__).resolve().parent / "handwritten"
 MODEL = Path(__file__).resolve().parents[1] / "core" / "semantic_highlight" / "default_model"
 VAL_SHARE = 0.1  # build_datasets' handwritten_val_share
-SHARE = {"chat": 0.35, "keyword": 0.3, "joined": 0.25}
+# Chat and joined variants go to disjoint shares of the examples (by the id's bucket); a keyword variant is drawn
+# independently, for 70% of all examples (30% up to stage 9's trial: keyword queries were the weakest shape).
+SHARE = {"chat": 0.35, "keyword": 0.7, "joined": 0.25}
+OLD_KEYWORD_SHARE = 0.3  # the gap between the chat and joined shares, kept so those variants stay as they were
 HISTORY_TOKENS = (50, 300)
 
 Record = dict[str, Any]
@@ -139,7 +142,6 @@ ZH_QUESTION = re.compile(
     "|怎样|怎樣|如何|什么|什麼|哪些|哪个|哪個|哪里|哪裡|哪儿|哪年|哪部|哪位|哪种|哪種|哪|何时|何時|多少|多久|几个|幾個|几|幾|谁|誰|吗|嗎|呢|吧|呀|啊"
     "|[？?。！!，,、：:；;“”\"'《》（）()「」])"
 )
-ZH_BREAK = re.compile(r"[的了]")
 
 
 def tokenizer() -> Any:
@@ -192,14 +194,7 @@ def variant(rec: Record, kind: str, query: str, **extra: Any) -> Record:
 def keyword_query(query: str, lang: str, rng: random.Random) -> str | None:
     """A 2-6-keyword search string, or None when the question does not reduce to one."""
     if lang == "zh":
-        text = ZH_QUESTION.sub(" ", query)
-        chunks = [c.strip() for part in text.split() for c in ZH_BREAK.split(part)]
-        chunks = [c.removesuffix("是") for c in chunks]
-        chunks = [c for c in chunks if len(c) >= 2]
-        if len(chunks) > 6:
-            chunks = sorted(chunks, key=len, reverse=True)[:6]
-            chunks = [c for c in ZH_BREAK.split(ZH_QUESTION.sub(" ", query).replace(" ", "")) if c in chunks][:6]
-        return " ".join(chunks) if len(chunks) >= 2 or (chunks and len(chunks[0]) >= 4) else None
+        return zh_keyword_query(query, rng)
     words = re.findall(r"[\w'’.-]+", query)
     words = [w.strip(".'’") for w in words if w.lower() not in EN_QUESTION]
     keep_stop = rng.random() < 1 / 3
@@ -215,6 +210,71 @@ def keyword_query(query: str, lang: str, rng: random.Random) -> str | None:
         return None
     text = " ".join(words)
     return text.lower() if rng.random() < 0.5 else text
+
+
+# jieba part-of-speech flags that a Chinese search string keeps: nouns (n*), names and places, abbreviations (j),
+# idioms and set phrases (i, l), numbers and measure words (m, q), times (t), verbs (v*), adjectives (a*), locality
+# words (f, attached to the word before them: "全明星赛后") and Latin-script words (eng).
+ZH_KEEP = re.compile(r"^(n|nr|ns|nt|nz|ng|nrt|nrfg|j|i|l|m|mq|q|t|tg|v|vn|vd|vg|a|an|ad|f|eng)$")
+ZH_JOIN = frozenset("-·・")  # name-internal marks: 赛迪斯-杨
+ZH_ANOTA = re.compile(r"(.+)不\1.*|不.*|没.*")
+
+
+@functools.cache
+def _jieba() -> Any:
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(60)
+    return jieba.posseg
+
+
+def zh_keyword_query(query: str, rng: random.Random) -> str | None:
+    """A Chinese question cut to 2-6 space-separated search terms, as agents write them ("詹姆斯 全明星赛后 命中率").
+
+    Words come from jieba's part-of-speech tagger: pronouns, particles, adverbs, prepositions, conjunctions,
+    question words, yes/no forms ("好不好") and punctuation go; a run of kept words becomes one term, which a coin
+    toss splits into its words when longer than four characters. One-character verbs and adjectives ("伤", "难")
+    go, and for two fifths of the queries every verb goes (a noun-only search string).
+    """
+    drop_verbs = rng.random() < 0.4
+    runs: list[list[str]] = [[]]
+    for tok in _jieba().cut(query):
+        word, flag = tok.word.strip(), tok.flag
+        keep = bool(word) and not ZH_QUESTION.fullmatch(word) and ZH_QUESTION.sub("", word) == word
+        keep = keep and (bool(ZH_KEEP.match(flag)) or (word in ZH_JOIN and bool(runs[-1])))
+        if keep and ZH_ANOTA.fullmatch(word):
+            keep = False  # "重不重", "不能": the question's yes/no, not a term
+        if keep and flag[0] in "va" and (len(word) < 2 or (drop_verbs and flag[0] == "v")):
+            keep = False
+        if keep and flag == "f" and not runs[-1]:
+            keep = False  # a locality word only as a suffix
+        if keep:
+            runs[-1].append(word)
+        elif runs[-1]:
+            runs.append([])
+    terms: list[str] = []
+    for run in runs:
+        while run and run[-1] in ZH_JOIN:
+            run.pop()
+        text = "".join(run)
+        if not text:
+            continue
+        if len(text) > 4 and len(run) > 1 and rng.random() < 0.5:
+            parts: list[str] = []
+            for w in run:  # split between words of two or more characters only: 赛迪斯-杨 stays whole
+                if parts and (len(w) < 2 or w in ZH_JOIN or parts[-1][-1] in ZH_JOIN or len(parts[-1]) < 2):
+                    parts[-1] += w
+                else:
+                    parts.append(w)
+            terms += parts
+        else:
+            terms.append(text)
+    terms = [t for t in terms if len(t) >= 2]
+    if len(terms) > 6:
+        longest = set(sorted(range(len(terms)), key=lambda i: -len(terms[i]))[:6])
+        terms = [t for i, t in enumerate(terms) if i in longest]
+    return " ".join(terms) if len(terms) >= 2 or (terms and len(terms[0]) >= 4) else None
 
 
 @functools.cache
@@ -315,6 +375,7 @@ def main() -> None:
             by_passage[passage_key(r)].append(r)
         sides = {s: [r for r in recs if is_val(r) == s and not r.get("cross_lingual")] for s in (True, False)}
         out: dict[str, list[Record]] = {"chat": [], "keyword": [], "joined": []}
+        asked = {(r["query"], passage_key(r)) for r in recs}
         for r in recs:
             if r.get("cross_lingual"):
                 continue
@@ -323,17 +384,18 @@ def main() -> None:
                 q = chat_query(r, lang, by_passage[passage_key(r)], sides[is_val(r)], rng, tok)
                 if q:
                     out["chat"].append(variant(r, "chat", q))
-            elif pick < SHARE["chat"] + SHARE["keyword"]:
+            elif SHARE["chat"] + OLD_KEYWORD_SHARE <= pick < SHARE["chat"] + OLD_KEYWORD_SHARE + SHARE["joined"]:
+                j = joined(r, sides[is_val(r)], rng)
+                if j:
+                    out["joined"].append(j)
+            if bucket("keyword:" + r["id"]) < SHARE["keyword"]:
                 q = keyword_query(r["query"], lang, rng)
-                if q and q != r["query"]:
+                if q and q != r["query"] and (q, passage_key(r)) not in asked:
+                    asked.add((q, passage_key(r)))  # two questions on a passage can cut to one string
                     qtype = r["query_type"]
                     if qtype == "paraphrase" and shares_terms(q, r):  # a question word removed leaves a term
                         qtype = "keyword"
                     out["keyword"].append(variant(r, "keyword", q, query_type=qtype))
-            elif pick < SHARE["chat"] + SHARE["keyword"] + SHARE["joined"]:
-                j = joined(r, sides[is_val(r)], rng)
-                if j:
-                    out["joined"].append(j)
         for kind, rows in out.items():
             path = HERE / f"agent_{kind}_{lang}.jsonl"
             path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in rows), encoding="utf-8")
