@@ -318,6 +318,41 @@ def test_models_openapi_and_metrics(server: str, engine: SemanticHighlighter) ->
     assert metric(server, "semantic_highlight_queue_depth") == 0
 
 
+def test_docs_page_needs_nothing_from_another_host(server: str) -> None:
+    """Swagger UI works offline: every script, stylesheet and icon ``/docs`` names is served by this server.
+    ReDoc is off (its script fetches a logo from its vendor's CDN)."""
+    page = httpx.get(server + "/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    origin = httpx.URL(server)
+    for absolute in re.findall(r"https?://[^\s\"'<>]+", page.text):
+        assert httpx.URL(absolute).netloc == origin.netloc, absolute
+    assets = re.findall(r"<(?:script|link)\b[^>]*?\b(?:src|href)=[\"']([^\"']+)", page.text)
+    assert any(a.endswith(".js") for a in assets) and len(assets) >= 2, assets
+    for asset in assets:
+        url = page.url.join(asset)
+        assert url.netloc == origin.netloc, asset
+        got = httpx.get(url)
+        assert got.status_code == 200 and got.content, asset
+    assert httpx.get(server + "/redoc").status_code == 404
+
+
+WAIT = "semantic_highlight_queue_wait_seconds"
+
+
+def test_queue_wait_is_observed_once_per_queued_request(server: str) -> None:
+    before = metric(server, WAIT + "_count")
+    blank = post(server, "/v1/highlight", {"query": "q", "documents": ["", "   "]})  # nothing to score: not queued
+    assert blank.status_code == 200 and blank.json()["results"][1]["sentences"] == []
+    assert post(server, "/v1/highlight", {"query": "q", "documents": [EN, ZH, PRESPLIT]}).status_code == 200
+    items = [{"query": "q", "documents": [EN]}, {"query": "手机", "documents": [ZH, EN]}]
+    assert post(server, "/v1/highlight/batch", {"items": items}).status_code == 200  # one job for every item
+    assert post(server, "/rerank", {"query": "q", "texts": [EN, ZH]}).status_code == 200
+    # Batch listeners run just after a job's result is set, so the last observation may trail its answer.
+    wait_until(lambda: metric(server, WAIT + "_count") == before + 3)
+    assert metric(server, WAIT + "_sum") >= 0
+    assert metric(server, WAIT + "_bucket", le="+Inf") == before + 3
+
+
 # --- readiness, back-pressure, deadlines, disconnects -------------------------------------------------
 
 
@@ -348,6 +383,10 @@ def test_full_queue_is_429_with_retry_after(slow: SemanticHighlighter) -> None:
         assert (r.status_code, r.headers["retry-after"], r.json()["error"]["type"]) == (429, "1", "queue_full")
         t.join()
         assert first["r"].status_code == 200
+        # Queued: the warm-up and the first request, each held max_wait_ms=1500 before its batch; not the 429.
+        wait_until(lambda: metric(url, WAIT + "_count") == 2)
+        assert metric(url, WAIT + "_bucket", le="1.0") == 0
+        assert metric(url, WAIT + "_sum") >= 3.0
 
 
 def test_deadline_is_504(slow: SemanticHighlighter) -> None:
@@ -355,6 +394,7 @@ def test_deadline_is_504(slow: SemanticHighlighter) -> None:
         r = post(url, "/v1/highlight", {"query": "q", "documents": ["a"]})
         assert (r.status_code, r.json()["error"]["type"]) == (504, "deadline_exceeded")
         assert metric(url, "semantic_highlight_requests_dropped_total", reason="deadline") == 1
+        assert metric(url, WAIT + "_count") == 1  # the warm-up only: the late request never started
 
 
 def test_client_gone_before_its_batch_is_dropped_and_server_stays_healthy(slow: SemanticHighlighter) -> None:

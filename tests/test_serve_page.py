@@ -224,3 +224,29 @@ def test_page_is_served_offline_with_its_assets(tiny_server: str) -> None:
     for name in ("index.html", "app.js", "style.css"):
         text = (ROOT / "core" / "semantic_highlight" / "serve" / "static" / name).read_text(encoding="utf-8")
         assert "http://" not in text and "https://" not in text and "//cdn" not in text
+
+
+def test_docs_page_renders_with_the_network_cut_off(browser: Any, tiny_server: str) -> None:
+    """``/docs`` (Swagger UI) shows one block per operation of ``/openapi.json`` while every request to another host
+    is blocked, as on a server in a private network."""
+    schema = httpx.get(tiny_server + "openapi.json").json()
+    operations = sum(len(methods) for methods in schema["paths"].values())
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def only_this_server(route: Any) -> None:
+        if route.request.url.startswith(tiny_server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_this_server)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(tiny_server + "docs")
+    page.wait_for_selector(".opblock")
+    assert page.locator(".opblock").count() == operations
+    assert "/v1/highlight" in page.inner_text(".swagger-ui")
+    assert outside == [] and errors == []
+    page.close()

@@ -74,6 +74,9 @@ class BatchStats:
     """Rows x longest window: what the model computed."""
     seconds: float
     """Wall time of the forward pass, host transfers included."""
+    queue_waits: tuple[float, ...] = ()
+    """Seconds each job whose first batch this is waited in the queue: from :meth:`BatchScheduler.submit` to the
+    start of this batch (``max_wait_ms`` gathering included); a job dropped before it started has none."""
 
 
 @dataclass(eq=False)
@@ -137,6 +140,7 @@ class BatchScheduler:
         self._closed = False
         self._changed = True  # the job set changed since the cached plan was made
         self._sequence = itertools.count()
+        self._waits: list[float] = []  # queue waits of jobs started since the last batch ran (worker thread only)
 
     # --- public API ------------------------------------------------------------------------------------
 
@@ -349,6 +353,8 @@ class BatchScheduler:
                 late = now - job.deadline
                 job.future.set_exception(DeadlineExceededError(f"deadline passed {late:.3f} s before the job started"))
                 dropped.append(job)
+            else:
+                self._waits.append(now - job.submitted)
         if dropped:
             self._drop(dropped)
         return not dropped
@@ -361,6 +367,7 @@ class BatchScheduler:
 
     def _run(self, batch: list[_Ref]) -> None:
         windows = [job.windows[i] for job, i in batch]
+        waits, self._waits = tuple(self._waits), []
         began = time.perf_counter()
         try:
             scores = score_batch(self.model, windows)
@@ -393,7 +400,7 @@ class BatchScheduler:
             for job in finished:
                 self._finish(job)
         lengths = [len(w) for w in windows]
-        stats = BatchStats(len(touched), len(windows), sum(lengths), len(lengths) * max(lengths), seconds)
+        stats = BatchStats(len(touched), len(windows), sum(lengths), len(lengths) * max(lengths), seconds, waits)
         with self._cond:
             listeners = list(self._listeners)
         for listener in listeners:

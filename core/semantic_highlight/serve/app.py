@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from .. import __version__
 from ..highlighter import Document, SemanticHighlighter
@@ -94,7 +95,11 @@ def create_app(
                 loader.cancel()
             await asyncio.to_thread(service.close)
 
-    app = FastAPI(
+    # FastAPI's /docs (Swagger UI) loads its script and styles from a CDN: a blank page on a server in a private
+    # network. fastapi-offline serves its packaged copies from this app (/static-offline-docs) instead. No /redoc:
+    # ReDoc's script still fetches its logo from its vendor's CDN.
+    app = FastAPIOffline(
+        redoc_url=None,
         title="semantic-highlight",
         version=__version__,
         summary="Sentence-level semantic highlighting: one shared model, batched across requests.",
@@ -219,7 +224,7 @@ def _add_service_routes(app: FastAPI, service: ModelService, metrics: ServeMetri
 
     @app.get("/metrics", tags=["service"], response_class=Response, responses={200: {"content": {"text/plain": {}}}})
     async def prometheus() -> Response:
-        """Prometheus text format: requests by route and status, latency, queue depth, batch sizes, tokens."""
+        """Prometheus text format: requests by route and status, latency, queue depth and wait, batch sizes, tokens."""
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -20,6 +20,7 @@ _ARRIVED = "semantic_highlight.arrived"
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _COUNT_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 _TOKEN_BUCKETS = (64, 256, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072)
+_WAIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 class ServeMetrics:
@@ -60,6 +61,13 @@ class ServeMetrics:
             "semantic_highlight_batch_seconds",
             "Model time of one scheduler batch",
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "semantic_highlight_queue_wait_seconds",
+            "Per request (one scheduler job, all its documents): time from joining the batching queue to the start "
+            "of its first model batch",
+            buckets=_WAIT_BUCKETS,
             registry=r,
         )
         self.tokens_scored = Counter(

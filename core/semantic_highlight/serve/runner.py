@@ -105,6 +105,8 @@ class ModelService:
         self.metrics.batch_tokens.observe(stats.tokens)
         self.metrics.batch_seconds.observe(stats.seconds)
         self.metrics.tokens_scored.inc(stats.tokens)
+        for wait in stats.queue_waits:  # the jobs (requests) this batch started
+            self.metrics.queue_wait.observe(wait)
 
     # --- what is served ---------------------------------------------------------------------------------
 
