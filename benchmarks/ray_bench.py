@@ -79,24 +79,9 @@ def job_rows(h: Any, lang: str, count: int) -> list[dict[str, Any]]:
     return [{"id": f"r{i:06d}", **row} for i, row in enumerate(rows)]
 
 
-def compare(local: list[dict[str, Any]], ray_rows: list[dict[str, Any]]) -> tuple[int, float]:
-    """(rows whose ids, texts, offsets or selection differ, largest sentence score difference)."""
-    a = sorted(local, key=lambda r: r["id"])
-    b = sorted(ray_rows, key=lambda r: r["id"])
-    if len(a) != len(b):
-        return abs(len(a) - len(b)) + min(len(a), len(b)), float("nan")
-    mismatches, worst = 0, 0.0
-    for x, y in zip(a, b, strict=True):
-        shape_x = (x["id"], x["text"], [(s["start"], s["end"], s["selected"]) for s in x["sentences"]])
-        shape_y = (y["id"], y["text"], [(s["start"], s["end"], s["selected"]) for s in y["sentences"]])
-        mismatches += shape_x != shape_y
-        for s, t in zip(x["sentences"], y["sentences"], strict=False):
-            worst = max(worst, abs(s["score"] - t["score"]))
-    return mismatches, worst
-
-
 def bench_job(args: argparse.Namespace, h: Any, model: str | None, report: Report, work: Path) -> None:
     from semantic_highlight.jobs import read_rows, run_local, run_ray
+    from semantic_highlight.jobs.rows import ROW_ATOL, compare_rows
 
     rows = job_rows(h, args.lang, args.rows)
     source = work / "rows.jsonl"
@@ -122,7 +107,8 @@ def bench_job(args: argparse.Namespace, h: Any, model: str | None, report: Repor
     )
     ray_s = time.perf_counter() - t
     _log(f"Ray Data: {remote.highlighted} rows in {ray_s:.1f} s")
-    mismatches, worst = compare(read_rows(local.output), read_rows(remote.output))
+    atol = ROW_ATOL if args.atol is None else args.atol
+    mismatches, worst, _ = compare_rows(read_rows(remote.output), read_rows(local.output), atol)
     work_label = f"{len(rows)} rows (~{tokens:.0f} tokens)"
     report.rows.append(Row("batch job", "--local (one process)", work_label, local_s, len(rows) / local_s))
     report.rows.append(
@@ -133,7 +119,7 @@ def bench_job(args: argparse.Namespace, h: Any, model: str | None, report: Repor
             ray_s,
             len(rows) / ray_s,
             errors=mismatches,
-            note=f"rows differing from --local: {mismatches}; max score diff {worst:.1e}",
+            note=f"rows differing from --local: {mismatches} (floats within {atol:g}); max score diff {worst:.1e}",
         )
     )
     report.ratios["ray_data_over_local_time"] = ray_s / local_s
@@ -229,6 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--cpus-per-worker", type=float, default=1.0, help="logical CPUs per actor / replica")
     p.add_argument(
         "--torch-threads", type=int, default=None, help="torch threads per actor / replica (default: this process's)"
+    )
+    p.add_argument(
+        "--atol", type=float, default=None, help="float tolerance of the row comparison (default: the package's, 1e-5)"
     )
     p.add_argument("--requests", type=int, default=320, help="requests sent to each server")
     p.add_argument("--clients", type=int, default=32)

@@ -1,10 +1,11 @@
-"""Shared fixtures: the tiny reference checkpoints in ../shared and helpers to load their cases."""
+"""Shared fixtures and test doubles: the tiny reference checkpoints in ../shared, helpers to load their cases, shared
+workloads, stand-in highlighters and scripted agent LLMs."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.skipped and in_ci() and "../shared" in str(report.longrepr):
         report.outcome = "failed"
         report.longrepr = f"{report.longrepr}\nCI=true: ../shared must be present, so this skip is a failure"
+
+
+WORKLOAD_SENTENCES = [
+    "The Eiffel Tower is about 330 metres tall. ",
+    "It was completed in 1889. ",
+    "Paris is the capital of France. ",
+    "Cats eat meat and fish. ",
+    "埃菲尔铁塔位于巴黎。",
+    "铁塔高约三百三十米。",
+    "The A15 chip scores over a million in benchmarks. ",
+    "Apps open with no lag, even with many tabs. ",
+]
+"""English and Chinese sentences that the load and Ray tests (test_serve_load, test_ray_serve, test_ray_data) build
+their requests and rows from, with ``WORKLOAD_QUERIES``. Those tests compare with the in-process engine on the same
+inputs, so no assertion depends on these strings (a query and the sentences it is paired with by index, such as
+query 2 with sentences 4 and 5, agree in meaning only for the reader)."""
+WORKLOAD_QUERIES = [
+    "How tall is the Eiffel Tower?",
+    "What do cats eat?",
+    "铁塔有多高？",
+    "iPhone performance",
+    "手机性能怎么样？",
+]
 
 
 @cache
@@ -194,3 +218,59 @@ class DuckHighlighter:
     async def ahighlight_batch(self, pairs: Any, **options: Any) -> Any:  # type: ignore[no-redef]
         self._record("ahighlight_batch")
         return self.engine.highlight_batch(pairs, **options)
+
+
+# --- scripted LLMs for agent loops (test_mcp.py; the doubles of test_agents_*.py can move here too) -------------
+
+
+def scripted_chat_model(replies: Iterable[Any]) -> Any:
+    """A LangChain tool-calling fake chat model: plays back ``replies`` (``AIMessage`` objects: tool calls, then an
+    answer) and records in ``.received`` the messages it was sent on each turn, which the tests assert on. It
+    stands in for the agent's LLM, not for the highlighter, so the highlighter doubles above cannot serve.
+    LangChain is imported on first use, so this module loads without it."""
+    return _scripted_chat_model_class()(messages=iter(replies), received=[])
+
+
+@cache
+def _scripted_chat_model_class() -> type[Any]:
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from pydantic import Field
+
+    class ScriptedChatModel(GenericFakeChatModel):
+        received: list[list[Any]] = Field(default_factory=list)
+
+        def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedChatModel:
+            return self
+
+        def _generate(self, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
+            self.received.append(list(messages))
+            return super()._generate(messages, *args, **kwargs)
+
+    return ScriptedChatModel
+
+
+class ToolCallScript:
+    """The turns of a LlamaIndex ``MockFunctionCallingLLM`` (its ``response_generator``): call ``tool`` with
+    ``args``, then, once a tool result is among the messages, reply ``answer``; records every turn's messages in
+    ``.received``. Like :func:`scripted_chat_model`, a stand-in for the agent's LLM, imported on first use."""
+
+    def __init__(self, tool: str, args: dict[str, Any], answer: str = "Done.") -> None:
+        self.tool, self.args, self.answer = tool, args, answer
+        self.received: list[list[Any]] = []
+
+    def __call__(self, messages: list[Any], **kwargs: Any) -> Any:
+        from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
+
+        self.received.append(list(messages))
+        if any(m.role == MessageRole.TOOL for m in messages):
+            return ChatMessage(role=MessageRole.ASSISTANT, content=self.answer)
+        call = ToolCallBlock(tool_call_id="call-1", tool_name=self.tool, tool_kwargs=self.args)
+        return ChatMessage(role=MessageRole.ASSISTANT, blocks=[call])
+
+    def tool_message(self) -> Any:
+        """The tool result the LLM received on its second (last) turn."""
+        from llama_index.core.base.llms.types import MessageRole
+
+        assert len(self.received) == 2
+        (message,) = [m for m in self.received[1] if m.role == MessageRole.TOOL]
+        return message

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -20,37 +19,22 @@ from conftest import AGENT_DOCS as DOCS
 from conftest import AGENT_PAGE as PAGE
 from conftest import AGENT_QUERY as QUERY
 from conftest import AGENT_UNRELATED as UNRELATED
-from conftest import BrokenHighlighter, DuckHighlighter
+from conftest import BrokenHighlighter, DuckHighlighter, scripted_chat_model
 from langchain.agents import create_agent
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import BaseTool, create_retriever_tool, tool
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_semantic_highlight import SemanticHighlightMiddleware, create_highlight_tool
-from pydantic import Field
 from semantic_highlight.agents import DEFAULT_EMPTY_NOTE, approximate_tokens
 
 KEY = "semantic_highlight"
 
 
-class ScriptedChatModel(GenericFakeChatModel):
-    """A tool-calling fake: replies with the scripted messages and records what it was sent on each turn."""
-
-    received: list[list[BaseMessage]] = Field(default_factory=list)
-
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> ScriptedChatModel:
-        return self
-
-    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
-        self.received.append(list(messages))
-        return super()._generate(messages, *args, **kwargs)
-
-
-def scripted(name: str, args: dict[str, Any]) -> ScriptedChatModel:
+def scripted(name: str, args: dict[str, Any]) -> Any:
     call = AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": "call-1", "type": "tool_call"}])
-    return ScriptedChatModel(messages=iter([call, AIMessage(content="Done.")]), received=[])
+    return scripted_chat_model([call, AIMessage(content="Done.")])
 
 
 def run_agent(

@@ -19,37 +19,18 @@ from conftest import AGENT_PAGE as PAGE
 from conftest import AGENT_QUERY as QUERY
 from conftest import AGENT_UNRELATED as UNRELATED
 from conftest import BrokenHighlighter, DuckHighlighter
+from conftest import ToolCallScript as Script
 from llama_index.core import VectorStoreIndex
 from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
-from llama_index.core.base.llms.types import TextBlock, ToolCallBlock
+from llama_index.core.base.llms.types import TextBlock
 from llama_index.core.embeddings import MockEmbedding
-from llama_index.core.llms import ChatMessage, MessageRole, MockLLM
+from llama_index.core.llms import ChatMessage, MockLLM
 from llama_index.core.llms.mock import MockFunctionCallingLLM
 from llama_index.core.schema import NodeWithScore, TextNode
 from llama_index.core.tools import FunctionTool, QueryEngineTool
 from llama_index.postprocessor.semantic_highlight import SemanticHighlightPostprocessor
 from llama_index.tools.semantic_highlight import SemanticHighlightTool, SemanticHighlightToolOutput
 from semantic_highlight.agents import DEFAULT_EMPTY_NOTE
-
-
-class Script:
-    """A scripted function-calling LLM turn plan: call ``tool`` with ``args``, then answer; records every input."""
-
-    def __init__(self, tool: str, args: dict[str, Any]) -> None:
-        self.tool, self.args = tool, args
-        self.received: list[list[ChatMessage]] = []
-
-    def __call__(self, messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
-        self.received.append(list(messages))
-        if any(m.role == MessageRole.TOOL for m in messages):
-            return ChatMessage(role="assistant", content="Done.")
-        call = ToolCallBlock(tool_call_id="call-1", tool_name=self.tool, tool_kwargs=self.args)
-        return ChatMessage(role="assistant", blocks=[call])
-
-    def tool_message(self) -> ChatMessage:
-        assert len(self.received) == 2
-        (message,) = [m for m in self.received[1] if m.role == MessageRole.TOOL]
-        return message
 
 
 async def run_agent(tool: Any, args: dict[str, Any], user: str = "Tell me about famous landmarks.") -> Script:

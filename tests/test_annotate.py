@@ -310,6 +310,23 @@ def test_resume_after_crash_and_torn_line(tmp_path: Path) -> None:
     assert len({r["provenance"]["input_hash"] for r in rows}) == 8
 
 
+def test_bad_input_lines_are_counted_and_skipped_with_the_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The input is read by the batch job's JSONL reader: each bad line is one invalid item, logged with why."""
+    good = json.dumps({"query": "Where was Curie born?", "context": EN})
+    lines = ["{broken", "", '{"query": "q", "context": NaN}', "[1, 2]", good, '{"context": "No query."}']
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    backend = CountingBackend()
+    with caplog.at_level("WARNING", logger="semantic_highlight.annotate"):
+        rep = annotate_file(inp, tmp_path / "out.jsonl", backend, config=AnnotateConfig(concurrency=1))
+    assert (rep.input_items, rep.invalid_input, rep.written, backend.calls) == (5, 4, 1, 1)
+    reasons = [r.getMessage().split(": ", 1)[1] for r in caplog.records if "skipped" in r.getMessage()]
+    assert reasons[0].startswith("invalid JSON: Expecting property name")
+    assert reasons[1:] == ["invalid JSON: NaN is not a JSON number", "not a JSON object", "missing 'query'"]
+
+
 def test_resume_after_kill(stub_factory: Callable[..., Stub], tmp_path: Path) -> None:
     stub = stub_factory({"Warsaw": [("sleep", 0.25, answer([1]))]})
     inp = write_jsonl(tmp_path / "in.jsonl", [{"query": f"question {i}", "context": EN} for i in range(12)])

@@ -29,7 +29,7 @@ import pytest
 
 pytest.importorskip("mcp")
 
-from conftest import FIXTURES, default_model_available, mixed_threshold
+from conftest import FIXTURES, ToolCallScript, default_model_available, mixed_threshold, scripted_chat_model
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
@@ -292,30 +292,16 @@ PAGE = (
 def test_langchain_mcp_adapters_in_a_create_agent_loop(http_url: str, xlmr: Any) -> None:
     pytest.importorskip("langchain_mcp_adapters")
     from langchain.agents import create_agent
-    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-    from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
     from langchain_mcp_adapters.client import MultiServerMCPClient
 
-    class ScriptedModel(GenericFakeChatModel):
-        """Plays back fixed AIMessages (tool calls, then an answer) and records what it was sent."""
-
-        seen: list[list[BaseMessage]] = []  # noqa: RUF012 (a pydantic field: copied per instance)
-
-        def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedModel:
-            return self
-
-        def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
-            self.seen.append(list(messages))
-            return super()._generate(messages, *args, **kwargs)
-
-    script = iter(
+    model = scripted_chat_model(
         [
             AIMessage("", tool_calls=[{"name": "prune", "args": {"query": QUERY, "text": PAGE}, "id": "c1"}]),
             AIMessage("", tool_calls=[{"name": "highlight", "args": {"query": QUERY}, "id": "c2"}]),
             AIMessage("Lee Park and Sam Ortiz."),
         ]
     )
-    model = ScriptedModel(messages=script)
 
     async def run() -> dict[str, Any]:
         connection: Any = {"transport": "streamable_http", "url": http_url, "headers": AUTH}
@@ -327,11 +313,11 @@ def test_langchain_mcp_adapters_in_a_create_agent_loop(http_url: str, xlmr: Any)
 
     state = anyio.run(run)
     assert state["messages"][-1].content == "Lee Park and Sam Ortiz."
-    assert len(model.seen) == 3
-    first_tool = model.seen[1][-1]
+    assert len(model.received) == 3
+    first_tool = model.received[1][-1]
     assert isinstance(first_tool, ToolMessage) and first_tool.tool_call_id == "c1"
     assert first_tool.text == (xlmr.highlight(QUERY, PAGE).pruned_text or NOTE)
-    error = model.seen[2][-1]  # a bad call reaches the model as an error message; the loop goes on
+    error = model.received[2][-1]  # a bad call reaches the model as an error message; the loop goes on
     assert isinstance(error, ToolMessage) and error.tool_call_id == "c2"
     assert error.status == "error" and "exactly one of `text`" in error.text
 
@@ -339,32 +325,22 @@ def test_langchain_mcp_adapters_in_a_create_agent_loop(http_url: str, xlmr: Any)
 def test_llama_index_mcp_tool_spec_in_a_function_agent(http_url: str, xlmr: Any) -> None:
     pytest.importorskip("llama_index.tools.mcp")
     from llama_index.core.agent.workflow import FunctionAgent
-    from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
     from llama_index.core.llms.mock import MockFunctionCallingLLM
     from llama_index.tools.mcp import BasicMCPClient, McpToolSpec
 
-    seen: list[list[ChatMessage]] = []
-
-    def respond(messages: Any, **kwargs: Any) -> ChatMessage:
-        """Turn 1: call `prune` on the page; turn 2: answer."""
-        seen.append(list(messages))
-        if len(seen) == 1:
-            call = ToolCallBlock(tool_call_id="c1", tool_name="prune", tool_kwargs={"query": QUERY, "text": PAGE})
-            return ChatMessage(role=MessageRole.ASSISTANT, blocks=[call])
-        return ChatMessage(role=MessageRole.ASSISTANT, content="Lee Park and Sam Ortiz.")
+    # turn 1: call `prune` on the page; turn 2: answer
+    script = ToolCallScript("prune", {"query": QUERY, "text": PAGE}, answer="Lee Park and Sam Ortiz.")
 
     async def run() -> str:
         spec = McpToolSpec(client=BasicMCPClient(http_url, headers=AUTH))
         tools = await spec.to_tool_list_async()
         assert {t.metadata.name for t in tools} == {"highlight", "prune"}
-        agent = FunctionAgent(tools=tools, llm=MockFunctionCallingLLM(response_generator=respond))
+        agent = FunctionAgent(tools=tools, llm=MockFunctionCallingLLM(response_generator=script))
         return str(await agent.run(user_msg=QUERY))
 
     answer = anyio.run(run)
     assert "Lee Park and Sam Ortiz." in answer
-    assert len(seen) == 2
-    tool_message = seen[1][-1]
-    assert tool_message.role == MessageRole.TOOL
+    tool_message = script.tool_message()  # the second and last turn
     # llama-index-tools-mcp hands the model str(CallToolResult): the pruned text inside the result's repr
     pruned = xlmr.highlight(QUERY, PAGE).pruned_text or NOTE
     assert f"text={pruned!r}" in (tool_message.content or "")

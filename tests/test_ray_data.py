@@ -6,27 +6,21 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import FIXTURES, assert_close, require_shared
+from conftest import WORKLOAD_QUERIES as QUERIES
+from conftest import WORKLOAD_SENTENCES as SENTENCES
 from ray_support import ray_local  # noqa: F401  # the session fixture (starts Ray only when a test asks for it)
 from semantic_highlight import HighlightResult
 from semantic_highlight.jobs import Columns, highlight_rows, read_rows, run_local
 from semantic_highlight.jobs.cli import main as job_main
+from semantic_highlight.jobs.rows import compare_rows
 
 TINY = FIXTURES / "op-tiny-xlmr"
-SENTENCES = [
-    "The Eiffel Tower is about 330 metres tall. ",
-    "It was completed in 1889. ",
-    "Paris is the capital of France. ",
-    "Cats eat meat and fish. ",
-    "埃菲尔铁塔位于巴黎。",
-    "铁塔高约三百三十米。",
-    "The A15 chip scores over a million in benchmarks. ",
-]
-QUERIES = ["How tall is the Eiffel Tower?", "What do cats eat?", "铁塔有多高？", "iPhone performance"]
 BAD_ROWS: list[tuple[Any, str]] = [
     ({"id": "bad-null-text", "query": "q?", "text": None}, "text column 'text' is null"),
     ({"id": "bad-no-query", "text": "Some text."}, "missing query column 'query'"),
@@ -108,6 +102,26 @@ def test_columns_are_configurable(xlmr: Any) -> None:
         Columns(query="")
 
 
+def test_compare_rows_pairs_by_id_and_allows_float_noise_only(xlmr: Any) -> None:
+    """The rule the Ray tests and benchmarks/ray_bench.py judge two runs' rows by."""
+    rows = list(highlight_rows(good_rows(3), xlmr))
+    assert compare_rows(rows[::-1], rows) == (0, 0.0, None)  # order does not matter
+
+    def changed(i: int, edit: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+        copy = json.loads(json.dumps(rows))
+        edit(copy[i])
+        return copy
+
+    noisy = changed(1, lambda r: r["sentences"][0].update(score=r["sentences"][0]["score"] + 3e-7))
+    diff = compare_rows(noisy, rows)
+    assert diff.differing == 0 and 2e-7 < diff.max_diff < 4e-7
+    assert compare_rows(noisy, rows, atol=1e-7)[:2] == (1, diff.max_diff)
+    flipped = changed(2, lambda r: r["sentences"][0].update(selected=not r["sentences"][0]["selected"]))
+    assert compare_rows(flipped, rows) == (1, 0.0, rows[2]["id"])
+    assert compare_rows(changed(0, lambda r: r.update(score=float("nan"))), rows)[:2] == (1, float("inf"))
+    assert compare_rows(rows[:2], rows) == (1, 0.0, rows[2]["id"])  # a row one run lacks
+
+
 # --- Ray Data (skipped without the [ray] extra; CI installs it) ---------------------------------------------
 
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs the [ray] extra")
@@ -149,11 +163,11 @@ def test_ray_job_equals_local_row_for_row(
     )
     assert (local.rows, local.highlighted, local.rejected) == (3008, 3000, 8)
     assert (remote.rows, remote.highlighted, remote.rejected) == (3008, 3000, 8)
-    local_rows = by_id(read_rows(local.output))
     ray_rows = by_id(read_rows(remote.output))
     assert [r["id"] for r in ray_rows] == sorted(r["id"] for r in rows)
     # Identical rows; scores to 1e-5, since the two runners cut the rows into different model batches
-    assert_close(ray_rows, local_rows)
+    diff = compare_rows(ray_rows, read_rows(local.output))
+    assert diff.differing == 0, diff
 
     def key(r: dict[str, Any]) -> tuple[str, str, str]:
         return (str(r["id"]), r["error"], r["row"])
@@ -178,7 +192,8 @@ def test_ray_cli_parquet_in_and_out(ray_local: Any, tmp_path: Path, xlmr: Any) -
     assert job_main([*common, "--output", str(tmp_path / "local"), "--local"]) == 0
     ray_rows = by_id(read_rows(tmp_path / "ray" / "highlights"))
     assert [r["id"] for r in ray_rows] == sorted(range(120), key=str)
-    assert_close(ray_rows, by_id(read_rows(tmp_path / "local" / "highlights")))
+    diff = compare_rows(ray_rows, read_rows(tmp_path / "local" / "highlights"))
+    assert diff.differing == 0, diff
     (reject,) = read_rows(tmp_path / "ray" / "rejects")
     assert (reject["id"], reject["error"]) == (999, "text column 'body' is null")
 
@@ -193,9 +208,8 @@ def test_highlight_dataset_in_a_ray_pipeline(ray_local: Any, xlmr: Any) -> None:
     rows = [{k: v for k, v in r.items() if k != "extra"} for r in good_rows(24)]
     ds = ray.data.from_items([*rows, {"id": "bad", "query": "q?", "text": None}])
     out = highlight_dataset(ds, model=str(TINY), device="cpu", dtype="float32", batch_size=10, num_cpus=0.5)
-    got = by_id(out.take_all())
-    want = list(highlight_rows(rows, xlmr))
-    assert_close(got, by_id(want))
+    diff = compare_rows(out.take_all(), highlight_rows(rows, xlmr))
+    assert diff.differing == 0, diff
     assert [(r["id"], r["error"]) for r in rejected_rows(ds).take_all()] == [("bad", "text column 'text' is null")]
 
 

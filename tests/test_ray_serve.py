@@ -21,6 +21,8 @@ pytest.importorskip("fastapi")
 import httpx
 import yaml
 from conftest import FIXTURES, ROOT, assert_close, require_shared
+from conftest import WORKLOAD_QUERIES as QUERIES
+from conftest import WORKLOAD_SENTENCES as SENTENCES
 from ray_support import free_port, ray_local  # noqa: F401  # the session fixture
 from semantic_highlight import HighlightResult, RemoteHighlighter
 from semantic_highlight.serve import RemoteHighlightError
@@ -28,15 +30,6 @@ from semantic_highlight.serve import RemoteHighlightError
 TINY = FIXTURES / "op-tiny-xlmr"
 CONFIG = ROOT / "deploy" / "ray" / "serve_config.yaml"
 APP_NAME = "highlight-test"
-SENTENCES = [
-    "The Eiffel Tower is about 330 metres tall. ",
-    "It was completed in 1889. ",
-    "Paris is the capital of France. ",
-    "Cats eat meat and fish. ",
-    "埃菲尔铁塔位于巴黎。",
-    "铁塔高约三百三十米。",
-]
-QUERIES = ["How tall is the Eiffel Tower?", "What do cats eat?", "铁塔有多高？"]
 
 
 def requests_for(n: int) -> list[dict[str, Any]]:

@@ -22,22 +22,13 @@ pytest.importorskip("fastapi")
 
 import httpx
 from conftest import FIXTURES
+from conftest import WORKLOAD_QUERIES as QUERIES
+from conftest import WORKLOAD_SENTENCES as SENTENCES
 from semantic_highlight import HighlightResult, SemanticHighlighter
 from semantic_highlight.serve import create_app
 from semantic_highlight.serve.background import BackgroundServer
 
 TINY = str(FIXTURES / "op-tiny-xlmr")
-SENTENCES = [
-    "The Eiffel Tower is about 330 metres tall. ",
-    "It was completed in 1889. ",
-    "Paris is the capital of France. ",
-    "Cats eat meat and fish. ",
-    "埃菲尔铁塔位于巴黎。",
-    "铁塔高约三百三十米。",
-    "The A15 chip scores over a million in benchmarks. ",
-    "Apps open with no lag, even with many tabs. ",
-]
-QUERIES = ["How tall is the Eiffel Tower?", "iPhone performance", "手机性能怎么样？", "What do cats eat?"]
 
 
 def workload(n: int, seed: int = 0) -> list[dict[str, Any]]:

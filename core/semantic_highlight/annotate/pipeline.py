@@ -28,6 +28,8 @@ from typing import Any
 
 from semantic_highlight.splitting import Span, split_sentences
 
+from ..jobs.io import iter_jsonl
+from ..jobs.rows import BadLine
 from .filters import Verdict, check_agreement, check_label
 from .llm import ChatBackend, LLMError, Usage
 from .parse import extract_json_object
@@ -415,21 +417,8 @@ class _Annotator:
         }
 
 
-def _read_jsonl(path: str | Path) -> Iterator[dict[str, Any] | None]:
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                yield None
-                continue
-            yield obj if isinstance(obj, dict) else None
-
-
 def annotate(
-    items: Iterable[dict[str, Any] | None],
+    items: Iterable[Any],
     out_path: str | Path,
     backend: ChatBackend,
     *,
@@ -437,7 +426,9 @@ def annotate(
     second_backend: ChatBackend | None = None,
 ) -> AnnotateReport:
     """Annotate ``items`` (``{"query", "context"|"sentences"}``, or passages only with
-    ``config.generate_queries``) into ``out_path``, resuming from what it already holds."""
+    ``config.generate_queries``) into ``out_path``, resuming from what it already holds. An item that is not a
+    dict (``None``, a :class:`~semantic_highlight.jobs.rows.BadLine` from the JSONL reader, any other value) is
+    counted as invalid input and skipped, with the reason logged."""
     cfg = config or AnnotateConfig()
     if cfg.concurrency < 1:
         raise ValueError("concurrency must be >= 1")
@@ -460,9 +451,7 @@ def annotate(
     return report
 
 
-def _units(
-    items: Iterable[dict[str, Any] | None], cfg: AnnotateConfig, ledger: _Ledger, report: AnnotateReport
-) -> Iterator[_Unit]:
+def _units(items: Iterable[Any], cfg: AnnotateConfig, ledger: _Ledger, report: AnnotateReport) -> Iterator[_Unit]:
     """The valid items not done yet (each input counted in ``report``), at most ``cfg.limit`` of them."""
     kind = "generate" if cfg.generate_queries else "label"
     started = 0
@@ -483,14 +472,15 @@ def _units(
         ledger.done.add(h)  # duplicates within one input are annotated once
         lang = cfg.lang if cfg.lang in ("en", "zh") else detect_lang("".join(s.text for s in spans))
         started += 1
-        assert item is not None
         yield _Unit(index, item, spans, lang, h)
 
 
-def _checked_item(item: dict[str, Any] | None, cfg: AnnotateConfig) -> tuple[str | None, list[Span]]:
+def _checked_item(item: Any, cfg: AnnotateConfig) -> tuple[str | None, list[Span]]:
     """``(query, passage spans)`` of an input item (query ``None`` when generating); ``ValueError`` saying
-    what is wrong with it."""
-    if item is None:
+    what is wrong with it (for a line that is not JSON, the parser's reason)."""
+    if isinstance(item, BadLine):
+        raise ValueError(item.error)
+    if not isinstance(item, dict):
         raise ValueError("not a JSON object")
     query = None if cfg.generate_queries else item.get("query")
     if not cfg.generate_queries and (not isinstance(query, str) or not query.strip()):
@@ -558,7 +548,7 @@ def annotate_file(
     config: AnnotateConfig | None = None,
     second_backend: ChatBackend | None = None,
 ) -> AnnotateReport:
-    """:func:`annotate` the JSONL file ``input_path`` (unreadable lines count as invalid input)."""
+    """:func:`annotate` the JSONL file ``input_path`` (lines that are not JSON objects count as invalid input)."""
     if not Path(input_path).is_file():
         raise FileNotFoundError(f"no input file {input_path}")
-    return annotate(_read_jsonl(input_path), out_path, backend, config=config, second_backend=second_backend)
+    return annotate(iter_jsonl(input_path), out_path, backend, config=config, second_backend=second_backend)

@@ -20,6 +20,7 @@ __all__ = [
     "OUTPUT_FORMATS",
     "input_files",
     "iter_input_rows",
+    "iter_jsonl",
     "json_line",
     "prepare_output",
     "read_rows",
@@ -57,17 +58,23 @@ def input_files(paths: Sequence[str], input_format: str | None = None) -> tuple[
     return str(input_format), files
 
 
+def iter_jsonl(path: str | Path) -> Iterator[Any]:
+    """The value of each line of one JSONL file, in order, or a :class:`~.rows.BadLine` with the reason for a line
+    that is not JSON (NaN and Infinity included). Blank lines are skipped (as Ray Data's ``read_text`` does).
+    The one JSONL reader of the package: the batch job and the annotator read their inputs with it."""
+    with open(path, encoding="utf-8", newline="\n") as f:
+        for line in f:
+            line = line.rstrip("\n").rstrip("\r")
+            if line.strip():
+                yield parse_json_line(line)
+
+
 def iter_input_rows(paths: Sequence[str], input_format: str | None = None) -> Iterator[Any]:
-    """Every input row in file order: dicts, or :class:`~.rows.BadLine` for JSONL lines that are not JSON.
-    Blank lines are skipped (as Ray Data's ``read_text`` does)."""
+    """Every input row in file order: dicts, or :class:`~.rows.BadLine` for JSONL lines that are not JSON."""
     fmt, files = input_files(paths, input_format)
     for path in files:
         if fmt == "jsonl":
-            with open(path, encoding="utf-8", newline="\n") as f:
-                for line in f:
-                    line = line.rstrip("\n").rstrip("\r")
-                    if line.strip():
-                        yield parse_json_line(line)
+            yield from iter_jsonl(path)
         else:
             import pyarrow.parquet as pq
 

@@ -34,6 +34,8 @@ from .local import DEFAULT_BATCH_SIZE, JobSummary, highlight_valid
 from .rows import Columns, ValidRow, check_row, output_schema, parse_json_line, reject_row
 
 __all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_NUM_CPUS",
     "HighlightActor",
     "JsonLinesDatasink",
     "highlight_dataset",
@@ -47,6 +49,11 @@ _log = logging.getLogger(__name__)
 
 _LINE_COLUMN = "text"
 """The column ``ray.data.read_text`` puts each line in."""
+
+DEFAULT_CONCURRENCY = 1
+"""Actors in the pool, each with its own model (the default of :func:`highlight_dataset` and :func:`run_ray`)."""
+DEFAULT_NUM_CPUS: float = 1
+"""Logical CPUs each actor reserves, a reservation and not threads (the default of both, likewise)."""
 
 
 class HighlightActor:
@@ -114,9 +121,9 @@ def highlight_dataset(
     dtype: str | None = None,
     columns: Columns | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    concurrency: int | tuple[int, int] = 1,
+    concurrency: int | tuple[int, int] = DEFAULT_CONCURRENCY,
     num_gpus: float = 0,
-    num_cpus: float = 1,
+    num_cpus: float = DEFAULT_NUM_CPUS,
     max_batch_tokens: int | None = None,
     torch_threads: int | None = None,
     json_lines: bool = False,
@@ -196,29 +203,36 @@ def run_ray(
     output_format: str = "jsonl",
     input_format: str | None = None,
     ray_address: str | None = None,
+    columns: Columns | None = None,
+    concurrency: int | tuple[int, int] = DEFAULT_CONCURRENCY,
+    num_cpus: float = DEFAULT_NUM_CPUS,
     **kwargs: Any,
 ) -> JobSummary:
     """Highlight the rows of JSONL or Parquet files into ``output_dir``/highlights and ``output_dir``/rejects on
     Ray (``ray_address``: an existing cluster, ``"auto"`` to find one; ``None``: a running one or a new local one).
-    ``kwargs`` are :func:`highlight_dataset`'s."""
+
+    ``columns``, ``concurrency`` and ``num_cpus`` are :func:`highlight_dataset`'s; named here because this function
+    uses them too (the rejects are found with ``columns``; a pool of ``concurrency`` actors reserving ``num_cpus``
+    each that would leave no CPU for the read and write tasks is refused on a local instance started here, and
+    warned about on a cluster). ``kwargs`` are :func:`highlight_dataset`'s other arguments (``model``, ``device``,
+    ``dtype``, ``batch_size``, ``num_gpus``, ``max_batch_tokens``, ``torch_threads``, selection options)."""
     if output_format not in ("jsonl", "parquet"):
         raise ValueError(f"output format must be jsonl or parquet, got {output_format!r}")
     input_files(input_paths, input_format)  # missing files and unknown formats fail before anything is written
     started = not ray.is_initialized()
     if started:
         ray.init(address=ray_address, log_to_driver=False)
-    problem = pool_leaves_no_cpu(
-        kwargs.get("concurrency", 1), kwargs.get("num_cpus", 1), ray.cluster_resources().get("CPU", 0.0)
-    )
+    problem = pool_leaves_no_cpu(concurrency, num_cpus, ray.cluster_resources().get("CPU", 0.0))
     if problem and started and ray_address is None:  # a local instance we started: its CPUs are all there is
         raise ValueError(problem)
     if problem:  # a cluster may still add nodes
         _log.warning("%s (unless the cluster adds nodes)", problem)
     out, rejects_dir = prepare_output(output_dir)
     ds, json_lines = read_input(input_paths, input_format)
-    columns = kwargs.get("columns")
     rejected_rows(ds, columns, json_lines=json_lines).write_datasink(JsonLinesDatasink(str(rejects_dir)))
-    highlighted = highlight_dataset(ds, json_lines=json_lines, **kwargs)
+    highlighted = highlight_dataset(
+        ds, columns=columns, concurrency=concurrency, num_cpus=num_cpus, json_lines=json_lines, **kwargs
+    )
     if output_format == "parquet":
         highlighted.write_parquet(str(out))
     else:

@@ -5,24 +5,28 @@ when its query is a non-blank string, its text a string and its id (when the col
 integer; anything else becomes a reject row ``{"id", "error", "row"}`` with the reason, written apart
 and never scored. An output row is ``{"id": ..., **HighlightResult.to_dict()}``: query, text, document score,
 ranking score, thresholds, model, pruned text, every sentence (offsets, score, selected) and the highlights
-(start, end, text, score), so ``HighlightResult.from_dict(row)`` reads it back.
+(start, end, text, score), so ``HighlightResult.from_dict(row)`` reads it back. :func:`compare_rows` says whether
+two runs (Ray Data and ``--local``, say) wrote the same output rows.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..results import HighlightResult
 
 __all__ = [
+    "ROW_ATOL",
     "BadLine",
     "Columns",
+    "RowDiff",
     "ValidRow",
     "check_row",
+    "compare_rows",
     "output_row",
     "output_schema",
     "parse_json_line",
@@ -114,6 +118,70 @@ def reject_row(row: Any, error: str, columns: Columns) -> dict[str, Any]:
         if isinstance(candidate, (str, int)) and not isinstance(candidate, bool):
             row_id = candidate
     return {"id": row_id, "error": error, "row": _as_json(row)}
+
+
+ROW_ATOL = 1e-5
+"""How far a float of two output rows may differ when the rows count as the same: the runners cut rows into
+different model batches, whose float32 rounding moves a score by about 1e-7."""
+
+
+class RowDiff(NamedTuple):
+    """What :func:`compare_rows` found."""
+
+    differing: int
+    """Rows that differ beyond the tolerance, or whose id has no partner in the other run."""
+    max_diff: float
+    """The largest float difference between paired rows that are otherwise equal (0.0 when there are none)."""
+    first: Any
+    """The id of the first differing row (in id order), ``None`` when none differ."""
+
+
+def compare_rows(a: Iterable[Mapping[str, Any]], b: Iterable[Mapping[str, Any]], atol: float = ROW_ATOL) -> RowDiff:
+    """Compare two runs' output rows, paired by id (in order among rows with the same id, so rows need ids for
+    this to mean anything): a pair is the same when every field is equal except floats, which may differ by at
+    most ``atol``. Row order does not matter (Ray Data writes rows in no set order)."""
+    left, right = _by_id(a), _by_id(b)
+    differing, worst, first = 0, 0.0, None
+    for key in sorted(left.keys() | right.keys()):
+        xs, ys = left.get(key, []), right.get(key, [])
+        unpaired: list[float | None] = [None] * abs(len(xs) - len(ys))
+        for diff in [_float_diff(x, y) for x, y in zip(xs, ys, strict=False)] + unpaired:
+            if diff is not None:
+                worst = max(worst, diff)
+            if diff is None or not diff <= atol:
+                differing += 1
+                first = (xs or ys)[0]["id"] if first is None else first
+    return RowDiff(differing, worst, first)
+
+
+def _by_id(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(str(row["id"]), []).append(row)
+    return grouped
+
+
+def _float_diff(x: Any, y: Any) -> float | None:
+    """The largest difference between paired floats of two nested values, ``None`` when anything else differs
+    (``inf`` for a NaN, which equals nothing)."""
+    if isinstance(x, float) and isinstance(y, float):
+        if x == y:
+            return 0.0
+        diff = abs(x - y)
+        return diff if diff == diff else math.inf
+    if isinstance(x, Mapping) and isinstance(y, Mapping):
+        if x.keys() != y.keys():
+            return None
+        parts = [_float_diff(x[k], y[k]) for k in x]
+    elif isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+        if len(x) != len(y):
+            return None
+        parts = [_float_diff(s, t) for s, t in zip(x, y, strict=True)]
+    else:
+        return 0.0 if x == y else None
+    if any(p is None for p in parts):
+        return None
+    return max((p for p in parts if p is not None), default=0.0)
 
 
 def output_schema(id_type: Any = None) -> Any:
