@@ -27,6 +27,7 @@ __all__ = [
     "ValidRow",
     "check_row",
     "compare_rows",
+    "nested_float_diff",
     "output_row",
     "output_schema",
     "parse_json_line",
@@ -145,7 +146,7 @@ def compare_rows(a: Iterable[Mapping[str, Any]], b: Iterable[Mapping[str, Any]],
     for key in sorted(left.keys() | right.keys()):
         xs, ys = left.get(key, []), right.get(key, [])
         unpaired: list[float | None] = [None] * abs(len(xs) - len(ys))
-        for diff in [_float_diff(x, y) for x, y in zip(xs, ys, strict=False)] + unpaired:
+        for diff in [nested_float_diff(x, y) for x, y in zip(xs, ys, strict=False)] + unpaired:
             if diff is not None:
                 worst = max(worst, diff)
             if diff is None or not diff <= atol:
@@ -161,7 +162,7 @@ def _by_id(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any
     return grouped
 
 
-def _float_diff(x: Any, y: Any) -> float | None:
+def nested_float_diff(x: Any, y: Any) -> float | None:
     """The largest difference between paired floats of two nested values, ``None`` when anything else differs
     (``inf`` for a NaN, which equals nothing)."""
     if isinstance(x, float) and isinstance(y, float):
@@ -172,11 +173,11 @@ def _float_diff(x: Any, y: Any) -> float | None:
     if isinstance(x, Mapping) and isinstance(y, Mapping):
         if x.keys() != y.keys():
             return None
-        parts = [_float_diff(x[k], y[k]) for k in x]
+        parts = [nested_float_diff(x[k], y[k]) for k in x]
     elif isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
         if len(x) != len(y):
             return None
-        parts = [_float_diff(s, t) for s, t in zip(x, y, strict=True)]
+        parts = [nested_float_diff(s, t) for s, t in zip(x, y, strict=True)]
     else:
         return 0.0 if x == y else None
     if any(p is None for p in parts):

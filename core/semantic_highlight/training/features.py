@@ -3,6 +3,7 @@ window packing (:mod:`semantic_highlight.packing`), plus a per-token sentence in
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,11 +53,8 @@ def build_windows(
     q = cap_query(encoded.ids, encoded.offsets, query, limit)  # the engine's default query truncation
     if sent_ids is None:
         sent_ids = [e.ids for e in tok.encode_batch(list(sentences), add_special_tokens=False)]
-    spans: list[tuple[int, int]] = []
-    for sentence in sentences:
-        start = spans[-1][1] if spans else 0
-        spans.append((start, start + len(sentence)))
-    paragraphs = paragraph_starts("".join(sentences), spans)
+    ends = list(itertools.accumulate(len(s) for s in sentences))  # the sentences are consecutive slices of the text
+    paragraphs = paragraph_starts("".join(sentences), list(zip([0, *ends], ends, strict=False)))
     out: list[Window] = []
     for w in plan_windows(0, q, sent_ids, enc.layout, max_length, enc.max_positions, paragraphs=paragraphs):
         index = [-1] * len(w.input_ids)
